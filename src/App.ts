@@ -1,0 +1,108 @@
+// Composition root: which layers exist, in which order, and the main race.
+//
+// Layers are built into one root scope in acquisition order (signals, admin listener, public
+// listener), so the scope releases them in reverse: the public listener drains first, the admin
+// listener stays up until the end, signal handlers go last. The main program then races
+//   (a) the servers failing, (b) the first signal, (c) the shutdown latch (admin, fatal),
+// and whichever finishes first is the shutdown reason; the others are interrupted.
+import { Cause, Context, Effect, Either, Layer, Scope } from "effect"
+import { AppConfig } from "./config/AppConfig.js"
+import * as AdminApp from "./http/admin/AdminApp.js"
+import * as OwnedServer from "./http/OwnedServer.js"
+import * as PublicApp from "./http/public/PublicApp.js"
+import { Shutdown } from "./lifecycle/Shutdown.js"
+import { closeWithinBudget, exitCodeOf } from "./lifecycle/ShutdownRunner.js"
+import { label, ShutdownReason } from "./lifecycle/ShutdownReason.js"
+import * as Signals from "./lifecycle/Signals.js"
+
+export class AdminServer extends Context.Tag("app/AdminServer")<AdminServer, OwnedServer.RunningServer>() {}
+export class PublicServer extends Context.Tag("app/PublicServer")<PublicServer, OwnedServer.RunningServer>() {}
+
+export const AdminServerLive = Layer.scoped(
+  AdminServer,
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const app = yield* AdminApp.make(config.adminToken)
+    return yield* OwnedServer.make({
+      name: "admin",
+      host: config.adminHost,
+      port: config.adminPort,
+      drainDelayMs: 0,
+      requestTimeoutMs: config.requestTimeoutMs
+    }, app)
+  })
+)
+
+export const PublicServerLive = Layer.scoped(
+  PublicServer,
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const app = yield* PublicApp.make
+    return yield* OwnedServer.make({
+      name: "public",
+      host: config.host,
+      port: config.port,
+      drainDelayMs: config.drainDelayMs,
+      requestTimeoutMs: config.requestTimeoutMs
+    }, app)
+  })
+)
+
+/** Test-only (DEBUG_HANG_ON_SHUTDOWN): a finalizer that never ends, released after the servers. */
+const DebugHangLive = Layer.scopedDiscard(Effect.gen(function*() {
+  const config = yield* AppConfig
+  if (!config.debugHangOnShutdown) return
+  yield* Effect.logWarning("DEBUG_HANG_ON_SHUTDOWN is set: shutdown will hang until forced")
+  yield* Effect.addFinalizer(() => Effect.zipRight(Effect.logWarning("debug finalizer hanging"), Effect.never))
+}))
+
+/** Everything acquired at startup, in order. Each provideMerge builds its argument first. */
+export const ServicesLive = PublicServerLive.pipe(
+  Layer.provideMerge(AdminServerLive),
+  Layer.provideMerge(DebugHangLive),
+  Layer.provideMerge(Signals.layer)
+)
+
+export type Services = Layer.Layer.Success<typeof ServicesLive>
+
+/** The main race; returns the process exit code. */
+export const run = <E, R>(services: Layer.Layer<Services, E, R>) =>
+  Effect.gen(function*() {
+    const shutdown = yield* Shutdown
+    const scope = yield* Scope.make()
+    const started = yield* Effect.either(Layer.buildWithScope(services, scope))
+    if (Either.isLeft(started)) {
+      yield* shutdown.trigger(ShutdownReason.Fatal({ cause: Cause.fail(started.left) }))
+      yield* Effect.logError("startup failed", Cause.fail(started.left))
+      yield* closeWithinBudget(scope)
+      return 1
+    }
+    const context = started.right
+    const admin = Context.get(context, AdminServer)
+    const publicServer = Context.get(context, PublicServer)
+    yield* Effect.logInfo("listening").pipe(Effect.annotateLogs({
+      host: publicServer.host,
+      port: publicServer.port,
+      adminHost: admin.host,
+      adminPort: admin.port
+    }))
+
+    const serversFailed = Effect.raceAll([admin.failure, publicServer.failure]).pipe(
+      Effect.catchAllCause((cause) => Effect.succeed(ShutdownReason.Fatal({ cause })))
+    )
+    const signalled = Effect.map(Context.get(context, Signals.Signals).received, (signal) => ShutdownReason.Signal({ signal }))
+    // Arms (a) and (b) complete the latch; (c) is the latch. Whoever won, the latch has the reason.
+    yield* Effect.raceAll([
+      Effect.flatMap(serversFailed, shutdown.trigger),
+      Effect.flatMap(signalled, shutdown.trigger),
+      shutdown.await
+    ])
+    const reason = yield* shutdown.await
+
+    const outcome = yield* closeWithinBudget(scope)
+    const code = exitCodeOf(outcome, reason._tag === "Fatal", yield* shutdown.forced)
+    yield* Effect.logInfo("shutdown complete").pipe(
+      Effect.annotateLogs({ reason: label(reason), exitCode: code, elapsedMs: yield* shutdown.elapsed })
+    )
+    return code
+  })

@@ -1,0 +1,55 @@
+// The service's configuration: every environment variable, read once, validated, typed.
+// No other module reads process.env; they take AppConfig from the context.
+import { Config, ConfigError, Context, Effect, Layer } from "effect"
+import { flag, host, millis, oneOf, optionalSecret, port } from "./env.js"
+
+export const LogLevels = ["debug", "info", "warn", "error"] as const
+export type LogLevelName = (typeof LogLevels)[number]
+
+export const appConfig = Config.all({
+  port: port("PORT", 8080),
+  host: host("HOST", "0.0.0.0"),
+  adminPort: port("ADMIN_PORT", 9090),
+  adminHost: host("ADMIN_HOST", "127.0.0.1"),
+  adminToken: optionalSecret("ADMIN_TOKEN"),
+  shutdownTimeoutMs: millis("SHUTDOWN_TIMEOUT_MS", 10_000, { min: 1, max: 3_600_000 }),
+  drainDelayMs: millis("DRAIN_DELAY_MS", 0),
+  requestTimeoutMs: millis("REQUEST_TIMEOUT_MS", 30_000, { min: 1, max: 3_600_000 }),
+  logLevel: oneOf("LOG_LEVEL", "info", LogLevels),
+  // Test-only: adds a finalizer that never finishes, to exercise the deadline and forced exits.
+  debugHangOnShutdown: flag("DEBUG_HANG_ON_SHUTDOWN")
+})
+
+export type AppConfigShape = Config.Config.Success<typeof appConfig>
+
+export class AppConfig extends Context.Tag("app/AppConfig")<AppConfig, AppConfigShape>() {}
+
+/** Every invalid variable, as `{ variable, problem }`, for one startup log line. */
+export const describeConfigError = (error: ConfigError.ConfigError): ReadonlyArray<{ variable: string; problem: string }> =>
+  ConfigError.reduceWithContext(error, undefined, {
+    andCase: (_, left, right) => [...left, ...right],
+    orCase: (_, left, right) => [...left, ...right],
+    invalidDataCase: (_, path, message) => [{ variable: path.join("_"), problem: message }],
+    missingDataCase: (_, path, message) => [{ variable: path.join("_"), problem: message }],
+    sourceUnavailableCase: (_, path, message) => [{ variable: path.join("_"), problem: message }],
+    unsupportedCase: (_, path, message) => [{ variable: path.join("_"), problem: message }]
+  })
+
+export const load: Effect.Effect<AppConfigShape, ConfigError.ConfigError> = appConfig
+
+export const layer = (config: AppConfigShape) => Layer.succeed(AppConfig, config)
+
+/** Defaults with overrides, for tests. */
+export const test = (overrides: Partial<AppConfigShape> = {}): AppConfigShape => ({
+  port: 0,
+  host: "127.0.0.1",
+  adminPort: 0,
+  adminHost: "127.0.0.1",
+  adminToken: undefined,
+  shutdownTimeoutMs: 10_000,
+  drainDelayMs: 0,
+  requestTimeoutMs: 30_000,
+  logLevel: "info",
+  debugHangOnShutdown: false,
+  ...overrides
+})

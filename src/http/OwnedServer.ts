@@ -1,0 +1,192 @@
+/**
+ * An HTTP listener that owns its node http.Server, every socket it accepts and every request
+ * fiber it starts.
+ * Owns: the http.Server, every socket it accepts (upgraded ones too), the FiberSet of
+ *   request fibers.
+ * Does not own: the routes (the HttpApp it is given) or the shutdown latch (it only reads it).
+ * Released when: its scope closes. The release is the drain, within the shutdown budget:
+ *   drain delay (still serving, Connection: close) -> close the listener and idle sockets ->
+ *   requests on still-open sockets get 503 + Connection: close -> wait for in-flight work ->
+ *   at the deadline interrupt stragglers (they answer 503, their finalizers run) -> destroy
+ *   every socket left.
+ */
+import { NodeHttpServer } from "@effect/platform-node"
+import type { HttpApp } from "@effect/platform"
+import { Data, Deferred, Duration, Effect, Exit, FiberSet, Option } from "effect"
+import * as Http from "node:http"
+import type * as Net from "node:net"
+import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
+import { Shutdown } from "../lifecycle/Shutdown.js"
+import { FORCE_GRACE_MS } from "../lifecycle/ShutdownRunner.js"
+import { errorBody } from "./ErrorResponse.js"
+import { listenBacklog, nodeServerOptions } from "./NodeLimits.js"
+import { withRequestLifecycle } from "./RequestLifecycle.js"
+
+export class ServeError extends Data.TaggedError("ServeError")<{
+  readonly server: string
+  readonly reason: "Listen" | "Runtime"
+  readonly cause: unknown
+}> {
+  override get message() {
+    return `${this.server} server: ${this.reason === "Listen" ? "cannot listen" : "listener failed"}: ${String(this.cause)}`
+  }
+}
+
+export interface ServerOptions {
+  /** "public" or "admin": names log lines, phases and owned fibers. */
+  readonly name: string
+  readonly host: string
+  readonly port: number
+  readonly drainDelayMs: number
+  readonly requestTimeoutMs: number
+}
+
+export interface RunningServer {
+  readonly name: string
+  readonly host: string
+  readonly port: number
+  /** Fails if the listener breaks after it started: a fatal failure of this component. */
+  readonly failure: Effect.Effect<never, ServeError>
+  readonly stats: () => { readonly sockets: number; readonly inFlight: number }
+}
+
+/** One accepted socket. Upgraded sockets stay here too: Node forgets them, this server does not. */
+interface Connection {
+  readonly socket: Net.Socket
+  /** Responses started on this socket and not yet closed (pipelining can queue several). */
+  readonly responses: Set<Http.ServerResponse>
+  /** socket.bytesRead when its last response closed: more than that means a request is arriving. */
+  settledBytes: number
+}
+
+/** Idle: nothing to answer and no request half-received. Zero-byte sockets are idle too (Node
+ * would keep them until the deadline). */
+const isIdle = (connection: Connection) =>
+  connection.responses.size === 0 && connection.socket.bytesRead === connection.settledBytes
+
+const refuse = (response: Http.ServerResponse) => {
+  const body = errorBody("ShuttingDown", "the service is shutting down")
+  response.writeHead(503, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "connection": "close",
+    "retry-after": "5"
+  })
+  response.end(body)
+}
+
+export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) =>
+  Effect.gen(function*() {
+    const shutdown = yield* Shutdown
+    const registry = yield* FiberRegistry
+    const requests = yield* FiberSet.make()
+    const failure = yield* Deferred.make<never, ServeError>()
+    const connections = new Map<Net.Socket, Connection>()
+    let accepting = true
+    const drainWaiters = new Set<() => void>()
+    const notifyIfDrained = () => {
+      if (accepting || connections.size > 0) return
+      for (const wake of drainWaiters) wake()
+      drainWaiters.clear()
+    }
+
+    const handler = yield* NodeHttpServer.makeHandler(
+      withRequestLifecycle(app, { owner: `http.${options.name}`, timeoutMs: options.requestTimeoutMs, requests, registry })
+    )
+    const server = Http.createServer(nodeServerOptions)
+    server.on("connection", (socket: Net.Socket) => {
+      connections.set(socket, { socket, responses: new Set(), settledBytes: 0 })
+      socket.once("close", () => {
+        connections.delete(socket)
+        notifyIfDrained()
+      })
+    })
+    server.on("request", (request, response) => {
+      if (!accepting) return refuse(response)
+      const connection = connections.get(request.socket)
+      if (connection !== undefined) {
+        connection.responses.add(response)
+        response.once("close", () => {
+          connection.responses.delete(response)
+          connection.settledBytes = connection.socket.bytesRead
+        })
+      }
+      if (shutdown.isShuttingDown()) response.setHeader("connection", "close")
+      handler(request, response)
+    })
+
+    const listen = Effect.async<void, ServeError>((resume) => {
+      const onError = (cause: Error) => resume(Effect.fail(new ServeError({ server: options.name, reason: "Listen", cause })))
+      server.once("error", onError)
+      server.listen({ host: options.host, port: options.port, backlog: listenBacklog }, () => {
+        server.off("error", onError)
+        server.on("error", (cause) => Deferred.unsafeDone(failure, Exit.fail(new ServeError({ server: options.name, reason: "Runtime", cause }))))
+        resume(Effect.void)
+      })
+    })
+
+    const waitDrained = Effect.async<void>((resume) => {
+      if (!accepting && connections.size === 0) return resume(Effect.void)
+      const wake = () => resume(Effect.void)
+      drainWaiters.add(wake)
+      return Effect.sync(() => drainWaiters.delete(wake))
+    }).pipe(Effect.zipRight(FiberSet.awaitEmpty(requests)))
+
+    const phase = (name: string) => <A, E, X>(self: Effect.Effect<A, E, X>) =>
+      shutdown.phase(name)(self).pipe(Effect.annotateLogs({ server: options.name }))
+
+    const drain = Effect.gen(function*() {
+      if (options.drainDelayMs > 0) {
+        const remaining = yield* shutdown.remaining
+        yield* phase("drain-delay")(Effect.sleep(Duration.min(Duration.millis(options.drainDelayMs), remaining)))
+      }
+      yield* phase("close-listener")(Effect.sync(() => {
+        accepting = false
+        server.close()
+        for (const connection of connections.values()) if (isIdle(connection)) connection.socket.destroy()
+        notifyIfDrained()
+      }))
+      const remaining = yield* shutdown.remaining
+      // Interruptible on purpose: this runs inside a finalizer, and the timeout must be able to cut it.
+      const drained = yield* phase("drain")(waitDrained.pipe(Effect.interruptible, Effect.timeoutOption(remaining)))
+      if (Option.isNone(drained)) {
+        const stragglers = yield* registry.snapshot
+        const mine = stragglers.filter((fiber) => fiber.owner === `http.${options.name}`)
+        yield* shutdown.recordForced(`${options.name}: ${mine.length} requests, ${connections.size} sockets at the deadline`)
+        yield* phase("interrupt")(
+          Effect.logWarning("deadline reached: interrupting requests still running").pipe(
+            Effect.annotateLogs({ running: mine, sockets: connections.size }),
+            Effect.zipRight(FiberSet.clear(requests).pipe(Effect.interruptible, Effect.timeoutOption(FORCE_GRACE_MS / 2)))
+          )
+        )
+      }
+      // Node stops enforcing headersTimeout once the listener is closed: this is the only backstop.
+      yield* Effect.sync(() => {
+        for (const connection of connections.values()) connection.socket.destroy()
+      })
+    })
+
+    yield* Effect.acquireRelease(listen, () => drain)
+    // From the instant shutdown begins, responses not yet started carry Connection: close.
+    yield* Effect.forkScoped(Effect.zipRight(
+      shutdown.await,
+      Effect.sync(() => {
+        for (const connection of connections.values()) {
+          for (const response of connection.responses) if (!response.headersSent) response.setHeader("connection", "close")
+        }
+      })
+    ))
+
+    const address = server.address()
+    const port = address !== null && typeof address === "object" ? address.port : options.port
+    return {
+      name: options.name,
+      host: options.host,
+      port,
+      failure: Deferred.await(failure),
+      stats: () => ({
+        sockets: connections.size,
+        inFlight: Array.from(connections.values()).reduce((sum, connection) => sum + connection.responses.size, 0)
+      })
+    } satisfies RunningServer
+  })

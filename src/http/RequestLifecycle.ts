@@ -1,0 +1,77 @@
+// Wraps an HttpApp so every request fiber is owned, bounded and answered:
+// - the fiber joins the server's FiberSet (interrupted at the deadline) and the FiberRegistry;
+// - the app runs interruptibly under REQUEST_TIMEOUT_MS (timeout -> 503);
+// - interruption, failures and defects become JSON error responses; defects are logged with
+//   their full cause and never leak to the client.
+import { HttpServerError, HttpServerRequest, type HttpApp, type HttpServerResponse } from "@effect/platform"
+import { Cause, type Context, Data, Effect, FiberId, FiberSet, HashSet } from "effect"
+import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
+import { errorResponse } from "./ErrorResponse.js"
+
+export class RequestTimeout extends Data.TaggedError("RequestTimeout")<{ readonly timeoutMs: number }> {}
+
+export interface RequestLifecycleOptions {
+  readonly owner: string
+  readonly timeoutMs: number
+  readonly requests: FiberSet.FiberSet
+  readonly registry: Context.Tag.Service<typeof FiberRegistry>
+}
+
+const clientAbortIds = FiberId.ids(HttpServerError.clientAbortFiberId)
+
+const isClientAbort = (cause: Cause.Cause<unknown>) =>
+  HashSet.some(Cause.interruptors(cause), (id) => HashSet.some(FiberId.ids(id), (n) => HashSet.has(clientAbortIds, n)))
+
+const respondToFailure = (timeoutMs: number) =>
+(cause: Cause.Cause<unknown>): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+  if (Cause.isInterruptedOnly(cause)) {
+    return isClientAbort(cause)
+      ? Effect.as(Effect.logDebug("client closed the connection; request interrupted"), errorResponse(499, "ClientClosedRequest", "client closed the request"))
+      : Effect.as(
+        Effect.logWarning("request interrupted at the shutdown deadline"),
+        errorResponse(503, "ShuttingDown", "the service is shutting down", { "retry-after": "5" })
+      )
+  }
+  const failure = Cause.failureOption(cause)
+  if (failure._tag === "Some" && Cause.isEmpty(Cause.stripFailures(cause))) {
+    const error = failure.value
+    if (error instanceof RequestTimeout) {
+      return Effect.as(
+        Effect.logWarning("request timed out").pipe(Effect.annotateLogs({ timeoutMs })),
+        errorResponse(503, "RequestTimeout", `the request did not finish within ${timeoutMs} ms`)
+      )
+    }
+    if (HttpServerError.isServerError(error) && error._tag === "RouteNotFound") {
+      return Effect.succeed(errorResponse(404, "NotFound", "no such route"))
+    }
+    if (HttpServerError.isServerError(error) && error._tag === "RequestError") {
+      return Effect.succeed(errorResponse(400, "BadRequest", "the request could not be read"))
+    }
+  }
+  return Effect.as(
+    Effect.logError("request failed with a defect", cause),
+    errorResponse(500, "InternalServerError", "internal error")
+  )
+}
+
+const pathOf = (url: string) => {
+  const query = url.indexOf("?")
+  return query === -1 ? url : url.slice(0, query)
+}
+
+export const withRequestLifecycle = <E, R>(
+  app: HttpApp.Default<E, R>,
+  options: RequestLifecycleOptions
+): HttpApp.Default<never, R> => {
+  const onFailure = respondToFailure(options.timeoutMs)
+  return Effect.withFiberRuntime((fiber) => {
+    FiberSet.unsafeAdd(options.requests, fiber)
+    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+      app.pipe(
+        Effect.interruptible,
+        Effect.timeoutFail({ duration: options.timeoutMs, onTimeout: () => new RequestTimeout({ timeoutMs: options.timeoutMs }) }),
+        Effect.catchAllCause(onFailure),
+        options.registry.track(`${request.method} ${pathOf(request.url)}`, options.owner)
+      ))
+  })
+}

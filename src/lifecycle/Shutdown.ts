@@ -1,0 +1,92 @@
+/**
+ * The shutdown latch and its one budget.
+ * Owns: the latch (a Deferred of the first ShutdownReason), the instant shutdown began, the
+ *   record of what had to be forced at the deadline.
+ * Does not own: anything it stops. Each owner stops its own resources when its scope closes and
+ *   asks this service how much of the budget is left.
+ * Released when: never; it is state that lives as long as the program.
+ */
+import { Cause, Clock, Context, Deferred, Duration, Effect, Layer, Option } from "effect"
+import { AppConfig } from "../config/AppConfig.js"
+import { label, type ShutdownReason } from "./ShutdownReason.js"
+
+export class Shutdown extends Context.Tag("app/Shutdown")<Shutdown, {
+  readonly budgetMs: number
+  /** Completes the latch if it is still open; logs either way. True when this call won. */
+  readonly trigger: (reason: ShutdownReason) => Effect.Effect<boolean>
+  /** Waits for the first reason. */
+  readonly await: Effect.Effect<ShutdownReason>
+  /** Synchronous, for node callbacks on the hot path (readiness, Connection: close). */
+  readonly isShuttingDown: () => boolean
+  readonly reason: Effect.Effect<Option.Option<ShutdownReason>>
+  /** Budget left; infinite before shutdown began. */
+  readonly remaining: Effect.Effect<Duration.Duration>
+  /** Milliseconds since shutdown began (0 before). */
+  readonly elapsed: Effect.Effect<number>
+  /** Runs one named phase of the shutdown and logs its duration and elapsed time. */
+  readonly phase: (name: string) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Records something the deadline had to cut short (it makes the exit code 124). */
+  readonly recordForced: (what: string) => Effect.Effect<void>
+  readonly forced: Effect.Effect<ReadonlyArray<string>>
+}>() {}
+
+export const make = (budgetMs: number) =>
+  Effect.gen(function*() {
+    const latch = yield* Deferred.make<ShutdownReason>()
+    const state: { reason: Option.Option<ShutdownReason>; startedAt: number } = { reason: Option.none(), startedAt: 0 }
+    const forced: Array<string> = []
+
+    const elapsed = Effect.map(Clock.currentTimeMillis, (now) => Option.isSome(state.reason) ? now - state.startedAt : 0)
+
+    const trigger = (reason: ShutdownReason) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        if (Option.isSome(state.reason)) {
+          yield* Effect.logInfo("shutdown already in progress").pipe(
+            Effect.annotateLogs({ reason: label(reason), firstReason: label(state.reason.value) })
+          )
+          return false
+        }
+        state.reason = Option.some(reason)
+        state.startedAt = now
+        yield* Deferred.succeed(latch, reason)
+        const cause = reason._tag === "Fatal" ? reason.cause : Cause.empty
+        yield* Effect.logInfo("shutdown", cause).pipe(Effect.annotateLogs({ reason: label(reason), budgetMs }))
+        return true
+      })
+
+    const phase = (name: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (start) =>
+        self.pipe(
+          Effect.onExit((exit) =>
+            Effect.flatMap(Effect.zip(Clock.currentTimeMillis, elapsed), ([end, sinceTrigger]) =>
+              Effect.logInfo("shutdown phase").pipe(
+                Effect.annotateLogs({
+                  phase: name,
+                  durationMs: end - start,
+                  elapsedMs: sinceTrigger,
+                  outcome: exit._tag === "Success" ? "done" : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "failed"
+                })
+              ))
+          ),
+          Effect.annotateLogs({ phase: name })
+        ))
+
+    return Shutdown.of({
+      budgetMs,
+      trigger,
+      await: Deferred.await(latch),
+      isShuttingDown: () => Option.isSome(state.reason),
+      reason: Effect.sync(() => state.reason),
+      remaining: Effect.map(Clock.currentTimeMillis, (now) =>
+        Option.isNone(state.reason)
+          ? Duration.infinity
+          : Duration.millis(Math.max(0, state.startedAt + budgetMs - now))),
+      elapsed,
+      phase,
+      recordForced: (what) => Effect.sync(() => void forced.push(what)),
+      forced: Effect.sync(() => [...forced])
+    })
+  })
+
+export const layer = Layer.effect(Shutdown, Effect.flatMap(AppConfig, (config) => make(config.shutdownTimeoutMs)))
