@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    globalSetup: ["test/support/globalSetup.ts"],
     // Process tests spawn real children; each sets its own short timeout and kills its child.
     testTimeout: 20_000,
     hookTimeout: 20_000,

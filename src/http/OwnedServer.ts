@@ -101,16 +101,22 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
         notifyIfDrained()
       })
     })
-    server.on("request", (request, response) => {
-      if (!accepting) return refuse(response)
-      const connection = connections.get(request.socket)
-      if (connection !== undefined) {
-        connection.responses.add(response)
-        response.once("close", () => {
-          connection.responses.delete(response)
-          connection.settledBytes = connection.socket.bytesRead
-        })
+    // Only the last response queued on a socket may close it: with pipelining, an earlier
+    // response carrying Connection: close makes Node drop every response queued behind it.
+    const admit = (connection: Connection, response: Http.ServerResponse) => {
+      if (shutdown.isShuttingDown()) {
+        for (const earlier of connection.responses) if (!earlier.headersSent) earlier.removeHeader("connection")
       }
+      connection.responses.add(response)
+      response.once("close", () => {
+        connection.responses.delete(response)
+        connection.settledBytes = connection.socket.bytesRead
+      })
+    }
+    server.on("request", (request, response) => {
+      const connection = connections.get(request.socket)
+      if (connection !== undefined) admit(connection, response)
+      if (!accepting) return refuse(response)
       if (shutdown.isShuttingDown()) response.setHeader("connection", "close")
       handler(request, response)
     })
@@ -172,7 +178,8 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
       shutdown.await,
       Effect.sync(() => {
         for (const connection of connections.values()) {
-          for (const response of connection.responses) if (!response.headersSent) response.setHeader("connection", "close")
+          const last = Array.from(connection.responses).at(-1)
+          if (last !== undefined && !last.headersSent) last.setHeader("connection", "close")
         }
       })
     ))

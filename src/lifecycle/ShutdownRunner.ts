@@ -29,7 +29,9 @@ export const closeWithinBudget = (scope: Scope.CloseableScope) =>
     const registry = yield* FiberRegistry
     // owner: this daemon must outlive the bounded wait below. If the deadline passes while a
     // finalizer hangs, main.ts ends the process under it; nothing else may interrupt it.
-    const closing = yield* Effect.forkDaemon(shutdown.phase("release")(Scope.close(scope, Exit.void)))
+    const closing = yield* Effect.forkDaemon(
+      shutdown.phase("release")(Scope.close(scope, Exit.void)).pipe(registry.track("root scope release", "main"))
+    )
     const remaining = yield* shutdown.remaining
     const limit = Duration.sum(remaining, Duration.millis(FORCE_GRACE_MS))
     const closed = yield* Fiber.await(closing).pipe(Effect.timeoutOption(limit))

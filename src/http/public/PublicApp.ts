@@ -25,7 +25,12 @@ const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
   }))
 
 const WorkLive = HttpApiBuilder.group(Api, "work", (handlers) =>
-  handlers.handle("sleep", ({ urlParams: { ms } }) => Effect.as(Effect.sleep(ms), { sleptMs: ms })))
+  handlers.handle("sleep", ({ urlParams: { ms } }) =>
+    Effect.sleep(ms).pipe(
+      Effect.as({ sleptMs: ms }),
+      // Interruption is not an error: observe it (this line proves the handler's finalizers ran).
+      Effect.onInterrupt(() => Effect.logInfo("sleep interrupted").pipe(Effect.annotateLogs({ ms })))
+    )))
 
 const describeIssues = (error: HttpApiError.HttpApiDecodeError) =>
   error.issues.map((issue) => `${issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""}${issue.message}`).join("; ")
