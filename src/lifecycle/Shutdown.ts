@@ -19,7 +19,7 @@ export class Shutdown extends Context.Tag("app/Shutdown")<Shutdown, {
   /** Synchronous, for node callbacks on the hot path (readiness, Connection: close). */
   readonly isShuttingDown: () => boolean
   readonly reason: Effect.Effect<Option.Option<ShutdownReason>>
-  /** Budget left; infinite before shutdown began. */
+  /** Budget left. Before shutdown began, the whole budget: no release may wait forever. */
   readonly remaining: Effect.Effect<Duration.Duration>
   /** Milliseconds since shutdown began (0 before). */
   readonly elapsed: Effect.Effect<number>
@@ -79,9 +79,7 @@ export const make = (budgetMs: number) =>
       isShuttingDown: () => Option.isSome(state.reason),
       reason: Effect.sync(() => state.reason),
       remaining: Effect.map(Clock.currentTimeMillis, (now) =>
-        Option.isNone(state.reason)
-          ? Duration.infinity
-          : Duration.millis(Math.max(0, state.startedAt + budgetMs - now))),
+        Duration.millis(Option.isNone(state.reason) ? budgetMs : Math.max(0, state.startedAt + budgetMs - now))),
       elapsed,
       phase,
       recordForced: (what) => Effect.sync(() => void forced.push(what)),

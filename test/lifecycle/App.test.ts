@@ -1,0 +1,87 @@
+// The main race and the release order, for every kind of trigger.
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Option, Ref, TestClock } from "effect"
+import * as App from "../../src/App.js"
+import { ServeError } from "../../src/http/OwnedServer.js"
+import { Shutdown } from "../../src/lifecycle/Shutdown.js"
+import { FORCE_GRACE_MS } from "../../src/lifecycle/ShutdownRunner.js"
+import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
+import { makeHarness } from "../support/lifecycleHarness.js"
+
+const acquired = ["acquire A", "acquire B", "acquire C"]
+const releasedInReverse = ["release C", "release B", "release A"]
+
+describe("App.run: one exits, all exit", () => {
+  const triggers = {
+    "first signal": (h: Effect.Effect.Success<ReturnType<typeof makeHarness>>) => Effect.sync(() => h.emitter.emit("SIGTERM")),
+    "admin (the latch)": () => Effect.flatMap(Shutdown, (shutdown) => shutdown.trigger(ShutdownReason.Admin())),
+    "a raced server failing": (h: Effect.Effect.Success<ReturnType<typeof makeHarness>>) =>
+      Deferred.fail(h.serverFailure, new ServeError({ server: "public", reason: "Runtime", cause: "EPIPE" }))
+  } as const
+  const expected = {
+    "first signal": { reason: "SIGTERM", code: 0 },
+    "admin (the latch)": { reason: "admin", code: 0 },
+    "a raced server failing": { reason: "fatal", code: 1 }
+  } as const
+
+  for (const [name, trigger] of Object.entries(triggers)) {
+    it.effect(`${name}: layers release in reverse order of acquisition`, () =>
+      Effect.gen(function*() {
+        const harness = yield* makeHarness()
+        yield* Effect.gen(function*() {
+          const main = yield* Effect.fork(App.run(harness.services))
+          yield* Deferred.await(harness.started)
+          expect(yield* Ref.get(harness.events)).toEqual(acquired)
+          yield* trigger(harness)
+          const code = yield* Fiber.join(main)
+          expect(code).toBe(expected[name as keyof typeof expected].code)
+          expect(yield* Ref.get(harness.events)).toEqual([...acquired, ...releasedInReverse])
+          const shutdownLine = harness.logs.lines.find((line) => line.message === "shutdown")
+          expect(shutdownLine?.reason).toBe(expected[name as keyof typeof expected].reason)
+          expect(harness.logs.lines.filter((line) => line.message === "shutdown")).toHaveLength(1)
+          expect(harness.exitCodes).toEqual([]) // nothing forced
+        }).pipe(Effect.provide(harness.infrastructure))
+      }))
+  }
+
+  it.effect("a second signal forces the process out with 143 while a finalizer hangs", () =>
+    Effect.gen(function*() {
+      const harness = yield* makeHarness({ hangingRelease: true, budgetMs: 60_000 })
+      yield* Effect.gen(function*() {
+        yield* Effect.fork(App.run(harness.services))
+        yield* Deferred.await(harness.started)
+        harness.emitter.emit("SIGTERM")
+        // Wait until the release has reached the hanging finalizer (C and B released, A not).
+        yield* Effect.repeat(Ref.get(harness.events), { until: (events) => events.includes("release B") })
+        harness.emitter.emit("SIGTERM")
+        expect(harness.exitCodes).toEqual([143])
+        expect(harness.logs.lines.find((line) => line.message === "forced exit: second signal")).toMatchObject({
+          signal: "SIGTERM",
+          exitCode: 143,
+          finalizersSkipped: true
+        })
+      }).pipe(Effect.provide(harness.infrastructure))
+    }))
+
+  it.effect("a finalizer that hangs is cut at the deadline (budget + grace), not a tick earlier", () =>
+    Effect.gen(function*() {
+      const budgetMs = 2_000
+      const harness = yield* makeHarness({ hangingRelease: true, budgetMs })
+      yield* Effect.gen(function*() {
+        const main = yield* Effect.fork(App.run(harness.services))
+        yield* Deferred.await(harness.started)
+        harness.emitter.emit("SIGINT")
+        yield* Effect.repeat(Ref.get(harness.events), { until: (events) => events.includes("release B") })
+        yield* TestClock.adjust(budgetMs + FORCE_GRACE_MS - 1)
+        expect(Option.isNone(yield* Fiber.poll(main))).toBe(true)
+        yield* TestClock.adjust(1)
+        expect(yield* Fiber.join(main)).toBe(124)
+        // A's release was skipped: the process is forced out under the hung finalizer.
+        expect(yield* Ref.get(harness.events)).toEqual([...acquired, "release C", "release B"])
+        expect(harness.logs.lines.find((line) => line.message === "shutdown deadline exceeded: forcing exit")).toMatchObject({
+          finalizersSkipped: true,
+          running: [expect.objectContaining({ name: "root scope release", owner: "main" })]
+        })
+      }).pipe(Effect.provide(harness.infrastructure))
+    }))
+})

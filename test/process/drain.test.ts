@@ -1,0 +1,167 @@
+// The drain contract against the real process: real sockets, real SIGTERM, real exit codes.
+import { describe, expect, it } from "vitest"
+import { RawConnection } from "../support/RawConnection.js"
+import { type Service, spawnService, waitFor } from "../support/spawnService.js"
+
+/** Polls the admin registry (an observation across processes, not a sleep) until n requests run. */
+const untilInFlight = async (service: Service, path: string, n: number) => {
+  const deadline = performance.now() + 5_000
+  while (performance.now() < deadline) {
+    const response = await fetch(`http://127.0.0.1:${service.adminPort}/debug/fibers`)
+    const { fibers } = (await response.json()) as { fibers: Array<{ name: string }> }
+    if (fibers.filter((fiber) => fiber.name === `GET ${path}`).length >= n) return
+  }
+  throw new Error(`never saw ${n} x GET ${path} in flight`)
+}
+
+const listenerClosed = (service: Service) =>
+  service.waitForLine((line) => line.message === "shutdown phase" && line.phase === "close-listener" && line.server === "public")
+
+describe("drain on SIGTERM", () => {
+  it("50 in-flight /sleep?ms=500 on keep-alive sockets all get 200 with Connection: close; exit 0 soon after", async () => {
+    const service = await spawnService()
+    const connections = await Promise.all(Array.from({ length: 50 }, () => RawConnection.open(service.port)))
+    for (const connection of connections) connection.request("/sleep?ms=500")
+    await untilInFlight(service, "/sleep", 50)
+    service.signal("SIGTERM")
+    const responses = await Promise.all(connections.map((connection) => connection.nextResponse()))
+    const lastResponse = performance.now()
+    for (const response of responses) {
+      expect(response.status).toBe(200)
+      expect(JSON.parse(response.body)).toEqual({ sleptMs: 500 })
+      expect(response.headers["connection"]).toBe("close")
+    }
+    await Promise.all(connections.map((connection) => waitFor(connection.closed, 2_000, "socket close")))
+    const exited = await waitFor(service.exited, 3_000, "exit")
+    expect(exited.code).toBe(0)
+    expect(exited.at - lastResponse).toBeLessThan(2_000)
+  }, 15_000)
+
+  it("100 idle keep-alive sockets do not delay exit", async () => {
+    const service = await spawnService()
+    const connections = await Promise.all(Array.from({ length: 100 }, () => RawConnection.open(service.port)))
+    for (const connection of connections) connection.request("/healthz")
+    for (const response of await Promise.all(connections.map((connection) => connection.nextResponse()))) {
+      expect(response.headers["connection"]).toBe("keep-alive")
+    }
+    const sent = service.signal("SIGTERM")
+    const exited = await waitFor(service.exited, 3_000, "exit")
+    expect(exited.code).toBe(0)
+    expect(exited.at - sent).toBeLessThan(1_000)
+    expect(connections.every((connection) => connection.isClosed)).toBe(true)
+  }, 15_000)
+
+  it("a request written on an open keep-alive socket after SIGTERM gets 503 + Connection: close, not silence", async () => {
+    const service = await spawnService()
+    const connection = await RawConnection.open(service.port)
+    connection.request("/sleep?ms=400")
+    await untilInFlight(service, "/sleep", 1)
+    service.signal("SIGTERM")
+    await listenerClosed(service)
+    connection.request("/healthz")
+    const first = await connection.nextResponse()
+    const second = await connection.nextResponse()
+    expect(first.status).toBe(200)
+    expect(second.status).toBe(503)
+    expect(second.headers["connection"]).toBe("close")
+    expect(second.headers["retry-after"]).toBeDefined()
+    expect(JSON.parse(second.body)).toMatchObject({ error: "ShuttingDown" })
+    await waitFor(connection.closed, 2_000, "socket close")
+    expect((await waitFor(service.exited, 3_000, "exit")).code).toBe(0)
+  }, 15_000)
+
+  it("a request half-sent before SIGTERM and finished after the listener closed gets 503 + Connection: close", async () => {
+    const service = await spawnService()
+    const connection = await RawConnection.open(service.port)
+    connection.write("GET /healthz HTTP/1.1\r\nHost: test\r\n")
+    // The service cannot report bytes it has not parsed into a request: let them cross loopback.
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    service.signal("SIGTERM")
+    await listenerClosed(service)
+    connection.write("\r\n")
+    const response = await connection.nextResponse()
+    expect(response.status).toBe(503)
+    expect(response.headers["connection"]).toBe("close")
+    expect((await waitFor(service.exited, 3_000, "exit")).code).toBe(0)
+  }, 15_000)
+
+  it("DRAIN_DELAY_MS=300: /readyz is 503 during the delay while /sleep is still served", async () => {
+    const service = await spawnService({ DRAIN_DELAY_MS: "300" })
+    expect((await fetch(`http://127.0.0.1:${service.port}/readyz`)).status).toBe(200)
+    const sent = service.signal("SIGTERM")
+    await service.waitForLine((line) => line.message === "shutdown")
+    const readyz = await fetch(`http://127.0.0.1:${service.port}/readyz`)
+    expect(readyz.status).toBe(503)
+    expect(await readyz.json()).toEqual({ status: "draining" })
+    const sleep = await fetch(`http://127.0.0.1:${service.port}/sleep?ms=20`)
+    expect(sleep.status).toBe(200)
+    expect(sleep.headers.get("connection")).toBe("close")
+    expect(performance.now() - sent).toBeLessThan(300) // both answered inside the delay
+    const exited = await waitFor(service.exited, 3_000, "exit")
+    expect(exited.code).toBe(0)
+    expect(exited.at - sent).toBeGreaterThanOrEqual(300)
+  }, 15_000)
+
+  it("a request longer than the budget is interrupted: 503, its finalizer ran, exit 124 within budget + 1 s", async () => {
+    const service = await spawnService({ SHUTDOWN_TIMEOUT_MS: "500" })
+    const connection = await RawConnection.open(service.port)
+    connection.request("/sleep?ms=10000")
+    await untilInFlight(service, "/sleep", 1)
+    const sent = service.signal("SIGTERM")
+    const response = await connection.nextResponse(3_000)
+    expect(response.status).toBe(503)
+    expect(JSON.parse(response.body)).toMatchObject({ error: "ShuttingDown" })
+    const exited = await waitFor(service.exited, 3_000, "exit")
+    expect(exited.code).toBe(124)
+    expect(exited.at - sent).toBeGreaterThanOrEqual(500)
+    expect(exited.at - sent).toBeLessThan(1_500)
+    expect(service.lines.some((line) => line.message === "sleep interrupted" && line.ms === 10_000)).toBe(true)
+    expect(service.lines.find((line) => line.message === "deadline reached: interrupting requests still running")).toMatchObject({
+      running: [expect.objectContaining({ name: "GET /sleep", owner: "http.public" })]
+    })
+  }, 15_000)
+
+  it("a client that sends half a request cannot hold the process past the budget", async () => {
+    const service = await spawnService({ SHUTDOWN_TIMEOUT_MS: "500" })
+    const connection = await RawConnection.open(service.port)
+    connection.write("GET /healthz HTTP/1.1\r\nHost: te")
+    await new Promise((resolve) => setTimeout(resolve, 50)) // let the bytes cross loopback
+    const sent = service.signal("SIGTERM")
+    const exited = await waitFor(service.exited, 3_000, "exit")
+    expect(exited.at - sent).toBeLessThan(1_500)
+    expect(exited.code).toBe(124)
+    await waitFor(connection.closed, 1_000, "socket close")
+  }, 15_000)
+})
+
+describe("admin listener", () => {
+  const token = "s3cret-token"
+
+  it("ADMIN_TOKEN set: 401 without or with a wrong token; 202 with it, then exit 0", async () => {
+    const service = await spawnService({ ADMIN_TOKEN: token })
+    const url = `http://127.0.0.1:${service.adminPort}/admin/shutdown`
+    const missing = await fetch(url, { method: "POST" })
+    expect(missing.status).toBe(401)
+    expect(await missing.json()).toMatchObject({ error: "Unauthorized" })
+    const wrong = await fetch(url, { method: "POST", headers: { authorization: "Bearer not-the-token" } })
+    expect(wrong.status).toBe(401)
+    const prefix = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}x` } })
+    expect(prefix.status).toBe(401)
+    expect(service.lines.some((line) => line.message === "shutdown")).toBe(false)
+    const accepted = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}` } })
+    expect(accepted.status).toBe(202)
+    expect((await waitFor(service.exited, 5_000, "exit")).code).toBe(0)
+    expect(service.lines.find((line) => line.message === "shutdown")).toMatchObject({ reason: "admin" })
+  })
+
+  it("wrong method -> 405 with Allow; unknown path -> 404; both JSON", async () => {
+    const service = await spawnService()
+    const wrongMethod = await fetch(`http://127.0.0.1:${service.adminPort}/admin/shutdown`)
+    expect(wrongMethod.status).toBe(405)
+    expect(wrongMethod.headers.get("allow")).toBe("POST")
+    expect(await wrongMethod.json()).toMatchObject({ error: "MethodNotAllowed" })
+    const unknown = await fetch(`http://127.0.0.1:${service.adminPort}/nope`)
+    expect(unknown.status).toBe(404)
+    expect(await unknown.json()).toMatchObject({ error: "NotFound" })
+  })
+})

@@ -1,0 +1,57 @@
+// In-process harness for App.run: recorder layers around fake servers and a fake signal source,
+// so tests can trigger each kind of shutdown and read back the order of acquire/release events.
+import { Deferred, Effect, Layer, Ref } from "effect"
+import { EventEmitter } from "node:events"
+import { AdminServer, PublicServer } from "../../src/App.js"
+import * as AppConfig from "../../src/config/AppConfig.js"
+import { ServeError } from "../../src/http/OwnedServer.js"
+import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
+import { ProcessExit } from "../../src/lifecycle/ProcessExit.js"
+import * as Shutdown from "../../src/lifecycle/Shutdown.js"
+import * as Signals from "../../src/lifecycle/Signals.js"
+import { captureLogs } from "./captureLogs.js"
+
+export const makeHarness = (options: { readonly budgetMs?: number; readonly hangingRelease?: boolean } = {}) =>
+  Effect.gen(function*() {
+    const events = yield* Ref.make<ReadonlyArray<string>>([])
+    const started = yield* Deferred.make<void>()
+    const serverFailure = yield* Deferred.make<never, ServeError>()
+    const exitCodes: Array<number> = []
+    const emitter = new EventEmitter()
+    const logs = captureLogs()
+
+    const recorder = (name: string) =>
+      Layer.scopedDiscard(Effect.acquireRelease(
+        Ref.update(events, (all) => [...all, `acquire ${name}`]),
+        () => Ref.update(events, (all) => [...all, `release ${name}`])
+      ))
+    const fakeServer = (name: string) => ({
+      name,
+      host: "127.0.0.1",
+      port: 1,
+      failure: Deferred.await(serverFailure),
+      stats: () => ({ sockets: 0, inFlight: 0 })
+    })
+    const hanging = Layer.scopedDiscard(Effect.addFinalizer(() =>
+      options.hangingRelease === true ? Effect.never : Effect.void
+    ))
+    const ready = Layer.effectDiscard(Deferred.succeed(started, undefined))
+
+    const services = ready.pipe(
+      Layer.provideMerge(recorder("C")),
+      Layer.provideMerge(Layer.succeed(PublicServer, fakeServer("public"))),
+      Layer.provideMerge(Layer.succeed(AdminServer, fakeServer("admin"))),
+      Layer.provideMerge(recorder("B")),
+      Layer.provideMerge(hanging),
+      Layer.provideMerge(Layer.scoped(Signals.Signals, Signals.make(emitter))),
+      Layer.provideMerge(recorder("A"))
+    )
+    const infrastructure = Layer.mergeAll(Shutdown.layer, FiberRegistry.layer).pipe(
+      Layer.provideMerge(Layer.mergeAll(
+        AppConfig.layer(AppConfig.test({ shutdownTimeoutMs: options.budgetMs ?? 1_000 })),
+        Layer.succeed(ProcessExit, { now: (code) => Effect.sync(() => void exitCodes.push(code)) })
+      )),
+      Layer.provideMerge(logs.layer)
+    )
+    return { events, started, serverFailure, exitCodes, emitter, logs, services, infrastructure }
+  })
