@@ -3,7 +3,7 @@
 // Layers are built into one root scope in acquisition order (signals, admin listener, public
 // listener), so the scope releases them in reverse: the public listener drains first, the admin
 // listener stays up until the end, signal handlers go last. The main program then races
-//   (a) the servers failing, (b) the first signal, (c) the shutdown latch (admin, fatal),
+//   (a) the servers or the process failing, (b) the first signal, (c) the shutdown latch (admin),
 // and whichever finishes first is the shutdown reason; the others are interrupted.
 import { Cause, Context, Effect, Either, Layer, Scope } from "effect"
 import { AppConfig } from "./config/AppConfig.js"
@@ -13,6 +13,7 @@ import * as PublicApp from "./http/public/PublicApp.js"
 import { Shutdown } from "./lifecycle/Shutdown.js"
 import { closeWithinBudget, exitCodeOf } from "./lifecycle/ShutdownRunner.js"
 import { label, ShutdownReason } from "./lifecycle/ShutdownReason.js"
+import * as ProcessFaults from "./lifecycle/ProcessFaults.js"
 import * as Signals from "./lifecycle/Signals.js"
 
 export class AdminServer extends Context.Tag("app/AdminServer")<AdminServer, OwnedServer.RunningServer>() {}
@@ -60,7 +61,7 @@ const DebugHangLive = Layer.scopedDiscard(Effect.gen(function*() {
 export const ServicesLive = PublicServerLive.pipe(
   Layer.provideMerge(AdminServerLive),
   Layer.provideMerge(DebugHangLive),
-  Layer.provideMerge(Signals.layer)
+  Layer.provideMerge(Layer.merge(Signals.layer, ProcessFaults.layer))
 )
 
 export type Services = Layer.Layer.Success<typeof ServicesLive>
@@ -87,13 +88,14 @@ export const run = <E, R>(services: Layer.Layer<Services, E, R>) =>
       adminPort: admin.port
     }))
 
-    const serversFailed = Effect.raceAll([admin.failure, publicServer.failure]).pipe(
-      Effect.catchAllCause((cause) => Effect.succeed(ShutdownReason.Fatal({ cause })))
-    )
+    // Effect.raceAll ends at the first *success*: each arm turns its own failure into a reason.
+    const fatal = <E>(failure: Effect.Effect<never, E>) =>
+      Effect.catchAllCause(failure, (cause) => Effect.succeed(ShutdownReason.Fatal({ cause })))
+    const faulted = Effect.flatMap(Context.get(context, ProcessFaults.ProcessFaults).fault, Effect.failCause)
     const signalled = Effect.map(Context.get(context, Signals.Signals).received, (signal) => ShutdownReason.Signal({ signal }))
     // Arms (a) and (b) complete the latch; (c) is the latch. Whoever won, the latch has the reason.
     yield* Effect.raceAll([
-      Effect.flatMap(serversFailed, shutdown.trigger),
+      ...[admin.failure, publicServer.failure, faulted].map((arm) => Effect.flatMap(fatal(arm), shutdown.trigger)),
       Effect.flatMap(signalled, shutdown.trigger),
       shutdown.await
     ])

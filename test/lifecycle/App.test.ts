@@ -16,12 +16,15 @@ describe("App.run: one exits, all exit", () => {
     "first signal": (h: Effect.Effect.Success<ReturnType<typeof makeHarness>>) => Effect.sync(() => h.emitter.emit("SIGTERM")),
     "admin (the latch)": () => Effect.flatMap(Shutdown, (shutdown) => shutdown.trigger(ShutdownReason.Admin())),
     "a raced server failing": (h: Effect.Effect.Success<ReturnType<typeof makeHarness>>) =>
-      Deferred.fail(h.serverFailure, new ServeError({ server: "public", reason: "Runtime", cause: "EPIPE" }))
+      Deferred.fail(h.serverFailure, new ServeError({ server: "public", reason: "Runtime", cause: "EPIPE" })),
+    "an uncaught exception": (h: Effect.Effect.Success<ReturnType<typeof makeHarness>>) =>
+      Effect.sync(() => h.emitter.emit("uncaughtException", new Error("thrown in a callback")))
   } as const
   const expected = {
     "first signal": { reason: "SIGTERM", code: 0 },
     "admin (the latch)": { reason: "admin", code: 0 },
-    "a raced server failing": { reason: "fatal", code: 1 }
+    "a raced server failing": { reason: "fatal", code: 1 },
+    "an uncaught exception": { reason: "fatal", code: 1 }
   } as const
 
   for (const [name, trigger] of Object.entries(triggers)) {
@@ -40,6 +43,9 @@ describe("App.run: one exits, all exit", () => {
           expect(shutdownLine?.reason).toBe(expected[name as keyof typeof expected].reason)
           expect(harness.logs.lines.filter((line) => line.message === "shutdown")).toHaveLength(1)
           expect(harness.exitCodes).toEqual([]) // nothing forced
+          if (name === "an uncaught exception") {
+            expect(String(shutdownLine?.cause)).toContain("thrown in a callback")
+          }
         }).pipe(Effect.provide(harness.infrastructure))
       }))
   }

@@ -6,6 +6,7 @@ import { AdminServer, PublicServer } from "../../src/App.js"
 import * as AppConfig from "../../src/config/AppConfig.js"
 import { ServeError } from "../../src/http/OwnedServer.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
+import * as ProcessFaults from "../../src/lifecycle/ProcessFaults.js"
 import { ProcessExit } from "../../src/lifecycle/ProcessExit.js"
 import * as Shutdown from "../../src/lifecycle/Shutdown.js"
 import * as Signals from "../../src/lifecycle/Signals.js"
@@ -25,11 +26,12 @@ export const makeHarness = (options: { readonly budgetMs?: number; readonly hang
         Ref.update(events, (all) => [...all, `acquire ${name}`]),
         () => Ref.update(events, (all) => [...all, `release ${name}`])
       ))
+    // Only the public server can be made to fail: one failing arm must be enough to end the race.
     const fakeServer = (name: string) => ({
       name,
       host: "127.0.0.1",
       port: 1,
-      failure: Deferred.await(serverFailure),
+      failure: name === "public" ? Deferred.await(serverFailure) : Effect.never,
       stats: () => ({ sockets: 0, inFlight: 0 })
     })
     const hanging = Layer.scopedDiscard(Effect.addFinalizer(() =>
@@ -44,6 +46,7 @@ export const makeHarness = (options: { readonly budgetMs?: number; readonly hang
       Layer.provideMerge(recorder("B")),
       Layer.provideMerge(hanging),
       Layer.provideMerge(Layer.scoped(Signals.Signals, Signals.make(emitter))),
+      Layer.provideMerge(Layer.scoped(ProcessFaults.ProcessFaults, ProcessFaults.make(emitter))),
       Layer.provideMerge(recorder("A"))
     )
     const infrastructure = Layer.mergeAll(Shutdown.layer, FiberRegistry.layer).pipe(
