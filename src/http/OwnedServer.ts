@@ -47,7 +47,8 @@ export interface RunningServer {
   readonly port: number
   /** Fails if the listener breaks after it started: a fatal failure of this component. */
   readonly failure: Effect.Effect<never, ServeError>
-  readonly stats: () => { readonly sockets: number; readonly inFlight: number }
+  /** requestFibers counts whole request fibers, response writing included (the leak check). */
+  readonly stats: () => { readonly sockets: number; readonly inFlight: number; readonly requestFibers: number }
 }
 
 /** One accepted socket. Upgraded sockets stay here too: Node forgets them, this server does not. */
@@ -63,6 +64,31 @@ interface Connection {
  * would keep them until the deadline). */
 const isIdle = (connection: Connection) =>
   connection.responses.size === 0 && connection.socket.bytesRead === connection.settledBytes
+
+/**
+ * platform-node writes a body with `response.end(body, callback)` inside an uninterruptible
+ * region and waits for the callback, which Node calls on 'finish' only. A socket that dies
+ * first never finishes: the request fiber would wait forever and hold the drain to the
+ * deadline. The callback therefore also runs when the response closes, whichever comes first.
+ */
+const settleEndCallbackOnClose = (response: Http.ServerResponse) => {
+  const end = response.end
+  let settle: (() => void) | undefined
+  response.end = function(this: Http.ServerResponse, ...args: Array<unknown>) {
+    const callback = args.at(-1)
+    if (typeof callback === "function") {
+      let settled = false
+      settle = () => {
+        if (settled) return
+        settled = true
+        callback()
+      }
+      args[args.length - 1] = settle
+    }
+    return Reflect.apply(end, this, args)
+  } as typeof response.end
+  response.once("close", () => settle?.())
+}
 
 const refuse = (response: Http.ServerResponse) => {
   const body = errorBody("ShuttingDown", "the service is shutting down")
@@ -95,8 +121,15 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
     )
     const server = Http.createServer(nodeServerOptions)
     server.on("connection", (socket: Net.Socket) => {
-      connections.set(socket, { socket, responses: new Set(), settledBytes: 0 })
+      const connection: Connection = { socket, responses: new Set(), settledBytes: 0 }
+      connections.set(socket, connection)
       socket.once("close", () => {
+        // Responses still queued behind a closed socket (pipelining) never get a socket, so Node
+        // never closes them: close them here, which also interrupts their request fibers.
+        for (const response of Array.from(connection.responses)) {
+          response.destroy()
+          response.emit("close")
+        }
         connections.delete(socket)
         notifyIfDrained()
       })
@@ -108,6 +141,7 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
         for (const earlier of connection.responses) if (!earlier.headersSent) earlier.removeHeader("connection")
       }
       connection.responses.add(response)
+      settleEndCallbackOnClose(response)
       response.once("close", () => {
         connection.responses.delete(response)
         connection.settledBytes = connection.socket.bytesRead
@@ -193,7 +227,8 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
       failure: Deferred.await(failure),
       stats: () => ({
         sockets: connections.size,
-        inFlight: Array.from(connections.values()).reduce((sum, connection) => sum + connection.responses.size, 0)
+        inFlight: Array.from(connections.values()).reduce((sum, connection) => sum + connection.responses.size, 0),
+        requestFibers: Array.from(requests).length
       })
     } satisfies RunningServer
   })

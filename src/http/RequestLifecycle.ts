@@ -3,8 +3,9 @@
 // - the app runs interruptibly under REQUEST_TIMEOUT_MS (timeout -> 503);
 // - interruption, failures and defects become JSON error responses; defects are logged with
 //   their full cause and never leak to the client.
-import { HttpServerError, HttpServerRequest, type HttpApp, type HttpServerResponse } from "@effect/platform"
-import { Cause, type Context, Data, Effect, FiberId, FiberSet, HashSet } from "effect"
+import { HttpServerError, HttpServerRequest, HttpServerResponse, type HttpApp } from "@effect/platform"
+import { NodeHttpServerRequest } from "@effect/platform-node"
+import { Cause, type Context, Data, Effect, FiberSet } from "effect"
 import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { errorResponse } from "./ErrorResponse.js"
 
@@ -17,16 +18,16 @@ export interface RequestLifecycleOptions {
   readonly registry: Context.Tag.Service<typeof FiberRegistry>
 }
 
-const clientAbortIds = FiberId.ids(HttpServerError.clientAbortFiberId)
+/** The client is gone when its node response was destroyed (socket closed before the end). The
+ * interrupting fiber id cannot tell: the app runs in timeoutFail's child fiber. */
+const clientGone = (request: HttpServerRequest.HttpServerRequest) => NodeHttpServerRequest.toServerResponse(request).destroyed
 
-const isClientAbort = (cause: Cause.Cause<unknown>) =>
-  HashSet.some(Cause.interruptors(cause), (id) => HashSet.some(FiberId.ids(id), (n) => HashSet.has(clientAbortIds, n)))
-
-const respondToFailure = (timeoutMs: number) =>
+const respondToFailure = (timeoutMs: number, request: HttpServerRequest.HttpServerRequest) =>
 (cause: Cause.Cause<unknown>): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
   if (Cause.isInterruptedOnly(cause)) {
-    return isClientAbort(cause)
-      ? Effect.as(Effect.logDebug("client closed the connection; request interrupted"), errorResponse(499, "ClientClosedRequest", "client closed the request"))
+    return clientGone(request)
+      // Nobody will read it: an empty 499 (no body, so nothing waits on a dead socket).
+      ? Effect.as(Effect.logDebug("client closed the connection; request interrupted"), HttpServerResponse.empty({ status: 499 }))
       : Effect.as(
         Effect.logWarning("request interrupted at the shutdown deadline"),
         errorResponse(503, "ShuttingDown", "the service is shutting down", { "retry-after": "5" })
@@ -63,14 +64,13 @@ export const withRequestLifecycle = <E, R>(
   app: HttpApp.Default<E, R>,
   options: RequestLifecycleOptions
 ): HttpApp.Default<never, R> => {
-  const onFailure = respondToFailure(options.timeoutMs)
   return Effect.withFiberRuntime((fiber) => {
     FiberSet.unsafeAdd(options.requests, fiber)
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
       app.pipe(
         Effect.interruptible,
         Effect.timeoutFail({ duration: options.timeoutMs, onTimeout: () => new RequestTimeout({ timeoutMs: options.timeoutMs }) }),
-        Effect.catchAllCause(onFailure),
+        Effect.catchAllCause(respondToFailure(options.timeoutMs, request)),
         options.registry.track(`${request.method} ${pathOf(request.url)}`, options.owner)
       ))
   })

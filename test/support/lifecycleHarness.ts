@@ -32,7 +32,7 @@ export const makeHarness = (options: { readonly budgetMs?: number; readonly hang
       host: "127.0.0.1",
       port: 1,
       failure: name === "public" ? Deferred.await(serverFailure) : Effect.never,
-      stats: () => ({ sockets: 0, inFlight: 0 })
+      stats: () => ({ sockets: 0, inFlight: 0, requestFibers: 0 })
     })
     const hanging = Layer.scopedDiscard(Effect.addFinalizer(() =>
       options.hangingRelease === true ? Effect.never : Effect.void

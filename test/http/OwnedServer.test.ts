@@ -1,0 +1,253 @@
+// OwnedServer against real sockets: request timeouts, client aborts, defects, and the drain
+// (idle and silent sockets, requests racing the closed listener, the deadline).
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Duration, Effect } from "effect"
+import { nextResponse, socketClosed, within, withServer, type LogLine } from "../support/inProcessServer.js"
+
+const TEST_TIMEOUT = 10_000
+const shuttingDown = { error: "ShuttingDown", message: "the service is shutting down" }
+
+const listenerClosed = (line: LogLine) => line.message === "shutdown phase" && line.phase === "close-listener"
+
+// Node emits no event for "request parsed, response queued": poll the server's own count instead.
+const until = (condition: () => boolean, what: string) =>
+  Effect.sleep("2 millis").pipe(Effect.repeat({ until: condition }), within(1_000, what))
+
+// No server-side event marks an incomplete request head arriving: give its bytes time to cross loopback.
+const letBytesCross = Effect.sleep("50 millis")
+
+describe("OwnedServer", () => {
+  it.scopedLive("a handler past requestTimeoutMs is interrupted and answered 503 RequestTimeout", () =>
+    withServer({ budgetMs: 5_000, requestTimeoutMs: 100 }, ({ beginShutdown, connect, probes, registry, waitForLine }) =>
+      Effect.gen(function*() {
+        const connection = yield* connect
+        connection.request("/hold")
+        const [waited, response] = yield* Effect.timed(nextResponse(connection))
+        expect(response.status).toBe(503)
+        expect(response.headers["content-type"]).toBe("application/json")
+        expect(response.headers["connection"]).toBe("keep-alive")
+        expect(JSON.parse(response.body)).toEqual({ error: "RequestTimeout", message: "the request did not finish within 100 ms" })
+        expect(Duration.toMillis(waited)).toBeGreaterThanOrEqual(95)
+        expect(Duration.toMillis(waited)).toBeLessThan(1_000)
+        yield* Deferred.await(probes.interrupted).pipe(within(1_000, "the handler's onInterrupt"))
+        expect(yield* waitForLine((line) => line.message === "request timed out")).toMatchObject({ level: "warn", timeoutMs: 100 })
+        // A timeout is no reason to drop the connection: it serves the next request.
+        connection.request("/ok")
+        expect((yield* nextResponse(connection)).status).toBe(200)
+        yield* yield* beginShutdown
+        expect(registry.size()).toBe(0)
+      })), TEST_TIMEOUT)
+
+  it.scopedLive("a client that disconnects mid-request interrupts its handler fiber; nothing is left to drain", () =>
+    withServer({ budgetMs: 2_000 }, ({ beginShutdown, connect, lines, probes, registry, shutdown }) =>
+      Effect.gen(function*() {
+        const connection = yield* connect
+        connection.request("/hold")
+        yield* Deferred.await(probes.started).pipe(within(2_000, "the handler to start"))
+        connection.destroy()
+        yield* Deferred.await(probes.interrupted).pipe(within(2_000, "the handler's onInterrupt"))
+        // The aborted request is over: the drain has nothing to wait for.
+        expect(yield* yield* beginShutdown).toBeLessThan(1_000)
+        expect(yield* shutdown.forced).toEqual([])
+        // A client abort is not a request cut at the shutdown deadline.
+        expect(lines.filter((line) => line.message === "request interrupted at the shutdown deadline")).toEqual([])
+        expect(registry.size()).toBe(0)
+      })), TEST_TIMEOUT)
+
+  it.scopedLive("a defect -> 500 without internals, logged with its cause; the server keeps serving", () =>
+    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, registry, waitForLine }) =>
+      Effect.gen(function*() {
+        const first = yield* connect
+        first.request("/boom")
+        const failed = yield* nextResponse(first)
+        expect(failed.status).toBe(500)
+        expect(failed.headers["content-type"]).toBe("application/json")
+        expect(failed.body).toBe(`{"error":"InternalServerError","message":"internal error"}`)
+        const logged = yield* waitForLine((line) => line.message === "request failed with a defect")
+        expect(logged.level).toBe("error")
+        expect(String(logged.cause)).toContain("boom")
+        const second = yield* connect
+        second.request("/ok")
+        const served = yield* nextResponse(second)
+        expect(served.status).toBe(200)
+        expect(JSON.parse(served.body)).toEqual({ ok: true })
+        yield* yield* beginShutdown
+        expect(registry.size()).toBe(0)
+      })), TEST_TIMEOUT)
+
+  it.scopedLive("idle keep-alive sockets close at once when the listener closes; the drain does not wait", () =>
+    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, registry, shutdown }) =>
+      Effect.gen(function*() {
+        const connections = yield* Effect.all([connect, connect, connect])
+        for (const connection of connections) connection.request("/ok")
+        for (const connection of connections) {
+          const response = yield* nextResponse(connection)
+          expect(response.status).toBe(200)
+          expect(response.headers["connection"]).toBe("keep-alive")
+        }
+        const closing = yield* beginShutdown
+        yield* Effect.promise(() => Promise.all(connections.map((connection) => connection.closed))).pipe(
+          within(1_000, "3 idle keep-alive sockets to close")
+        )
+        expect(yield* closing).toBeLessThan(1_000)
+        expect(yield* shutdown.forced).toEqual([])
+        expect(registry.size()).toBe(0)
+      })), TEST_TIMEOUT)
+
+  it.scopedLive("a socket that never sent a byte does not hold the drain", () =>
+    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, registry, server, shutdown }) =>
+      Effect.gen(function*() {
+        const silent = yield* connect
+        const probe = yield* connect
+        probe.request("/ok")
+        expect((yield* nextResponse(probe)).status).toBe(200)
+        // Connections are accepted in arrival order: the probe answered means the silent one is tracked.
+        expect(server.stats().sockets).toBe(2)
+        const closing = yield* beginShutdown
+        yield* socketClosed(silent, 1_000)
+        expect(yield* closing).toBeLessThan(1_000)
+        expect(yield* shutdown.forced).toEqual([])
+        expect(registry.size()).toBe(0)
+      })), TEST_TIMEOUT)
+
+  it.scopedLive("an in-flight request finishes during the drain with 200 and Connection: close", () =>
+    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, probes, registry, shutdown, waitForLine }) =>
+      Effect.gen(function*() {
+        const connection = yield* connect
+        connection.request("/hold")
+        yield* Deferred.await(probes.started).pipe(within(2_000, "the handler to start"))
+        const closing = yield* beginShutdown
+        yield* waitForLine(listenerClosed)
+        yield* Deferred.succeed(probes.release, undefined)
+        const response = yield* nextResponse(connection)
+        expect(response.status).toBe(200)
+        expect(response.headers["connection"]).toBe("close")
+        expect(JSON.parse(response.body)).toEqual({ held: true })
+        yield* socketClosed(connection, 1_000)
+        expect(yield* closing).toBeLessThan(1_000)
+        expect(yield* shutdown.forced).toEqual([])
+        expect(registry.size()).toBe(0)
+      })), TEST_TIMEOUT)
+
+  it.scopedLive("a request pipelined onto a busy socket after the listener closed -> 200 then 503, then close", () =>
+    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, probes, registry, server, shutdown, waitForLine }) =>
+      Effect.gen(function*() {
+        const connection = yield* connect
+        connection.request("/hold")
+        yield* Deferred.await(probes.started).pipe(within(2_000, "the handler to start"))
+        const closing = yield* beginShutdown
+        yield* waitForLine(listenerClosed)
+        connection.request("/ok")
+        yield* until(() => server.stats().inFlight === 2, "the pipelined request to be queued")
+        yield* Deferred.succeed(probes.release, undefined)
+        const first = yield* nextResponse(connection)
+        expect(first.status).toBe(200)
+        expect(JSON.parse(first.body)).toEqual({ held: true })
+        // Only the last response may close the socket (or Node would drop the 503 queued behind it):
+        // this one carries no Connection header, so HTTP/1.1 keeps the socket for the next response.
+        expect(first.headers["connection"]).toBeUndefined()
+        const second = yield* nextResponse(connection)
+        expect(second.status).toBe(503)
+        expect(second.headers["connection"]).toBe("close")
+        expect(second.headers["retry-after"]).toBe("5")
+        expect(JSON.parse(second.body)).toEqual(shuttingDown)
+        yield* socketClosed(connection, 1_000)
+        expect(yield* closing).toBeLessThan(1_000)
+        expect(yield* shutdown.forced).toEqual([])
+        expect(registry.size()).toBe(0)
+      })), TEST_TIMEOUT)
+
+  it.scopedLive("a request head begun before shutdown and finished after the listener closed -> 503, close", () =>
+    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, registry, shutdown, waitForLine }) =>
+      Effect.gen(function*() {
+        const connection = yield* connect
+        connection.write("GET /ok HTTP/1.1\r\nHost: test\r\n")
+        yield* letBytesCross
+        const closing = yield* beginShutdown
+        yield* waitForLine(listenerClosed)
+        connection.write("\r\n")
+        const response = yield* nextResponse(connection)
+        expect(response.status).toBe(503)
+        expect(response.headers["connection"]).toBe("close")
+        expect(response.headers["retry-after"]).toBe("5")
+        expect(JSON.parse(response.body)).toEqual(shuttingDown)
+        yield* socketClosed(connection, 1_000)
+        expect(yield* closing).toBeLessThan(1_000)
+        expect(yield* shutdown.forced).toEqual([])
+        expect(registry.size()).toBe(0)
+      })), TEST_TIMEOUT)
+
+  it.scopedLive("at the deadline a request still running is interrupted and answered 503 ShuttingDown", () =>
+    withServer({ budgetMs: 300 }, ({ beginShutdown, connect, probes, registry, shutdown, waitForLine }) =>
+      Effect.gen(function*() {
+        const connection = yield* connect
+        connection.request("/hold")
+        yield* Deferred.await(probes.started).pipe(within(2_000, "the handler to start"))
+        const closing = yield* beginShutdown
+        const response = yield* nextResponse(connection, 2_000)
+        expect(response.status).toBe(503)
+        expect(response.headers["connection"]).toBe("close")
+        expect(response.headers["retry-after"]).toBe("5")
+        expect(JSON.parse(response.body)).toEqual(shuttingDown)
+        yield* Deferred.await(probes.interrupted).pipe(within(1_000, "the handler's onInterrupt"))
+        expect(yield* waitForLine((line) => line.message === "request interrupted at the shutdown deadline")).toMatchObject({ level: "warn" })
+        const took = yield* closing
+        expect(took).toBeGreaterThanOrEqual(250)
+        expect(took).toBeLessThan(1_300)
+        expect(yield* shutdown.forced).toEqual(["public: 1 requests, 1 sockets at the deadline"])
+        const warning = yield* waitForLine((line) => line.message === "deadline reached: interrupting requests still running")
+        expect(warning).toMatchObject({ level: "warn", sockets: 1, running: [{ name: "GET /hold", owner: "http.public" }] })
+        expect(registry.size()).toBe(0)
+      })), TEST_TIMEOUT)
+
+  it.scopedLive("a half-sent request (slow loris) cannot hold the drain past the budget", () =>
+    withServer({ budgetMs: 300 }, ({ beginShutdown, connect, registry, shutdown }) =>
+      Effect.gen(function*() {
+        const connection = yield* connect
+        connection.write("GET /ok HTTP/1.1\r\nHost: te")
+        yield* letBytesCross
+        const closing = yield* beginShutdown
+        const [closedAfter] = yield* Effect.timed(socketClosed(connection, 1_300))
+        // Not closed as idle: it was held until the deadline, then destroyed.
+        expect(Duration.toMillis(closedAfter)).toBeGreaterThanOrEqual(250)
+        const took = yield* closing
+        expect(took).toBeGreaterThanOrEqual(250)
+        expect(took).toBeLessThan(1_300)
+        expect(yield* shutdown.forced).toEqual(["public: 0 requests, 1 sockets at the deadline"])
+        expect(registry.size()).toBe(0)
+      })), TEST_TIMEOUT)
+
+  it.scopedLive("during the drain delay a new connection is still served, with Connection: close", () =>
+    withServer({ budgetMs: 5_000, drainDelayMs: 200 }, ({ beginShutdown, connect, lines, registry, shutdown }) =>
+      Effect.gen(function*() {
+        const closing = yield* beginShutdown
+        const connection = yield* connect
+        connection.request("/ok")
+        const response = yield* nextResponse(connection)
+        expect(response.status).toBe(200)
+        expect(response.headers["connection"]).toBe("close")
+        expect(JSON.parse(response.body)).toEqual({ ok: true })
+        expect(lines.filter(listenerClosed)).toEqual([])
+        yield* socketClosed(connection, 1_000)
+        const took = yield* closing
+        expect(took).toBeGreaterThanOrEqual(190)
+        expect(took).toBeLessThan(1_000)
+        expect(lines.find((line) => line.phase === "drain-delay" && line.message === "shutdown phase")).toMatchObject({ outcome: "done" })
+        expect(yield* shutdown.forced).toEqual([])
+        expect(registry.size()).toBe(0)
+      })), TEST_TIMEOUT)
+
+  it.scopedLive("the leak check can fail: a request fiber still running is counted", () =>
+    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, probes, registry }) =>
+      Effect.gen(function*() {
+        const connection = yield* connect
+        connection.request("/hold")
+        yield* Deferred.await(probes.started).pipe(within(2_000, "the handler to start"))
+        expect(registry.size()).toBe(1)
+        expect(yield* registry.snapshot).toMatchObject([{ name: "GET /hold", owner: "http.public" }])
+        yield* Deferred.succeed(probes.release, undefined)
+        expect((yield* nextResponse(connection)).status).toBe(200)
+        yield* yield* beginShutdown
+        expect(registry.size()).toBe(0)
+      })), TEST_TIMEOUT)
+})
