@@ -6,6 +6,7 @@
  * Released when: its layer's scope closes; Node's default (crash at once) applies again.
  */
 import { Cause, Context, Deferred, Effect, FiberSet, Layer } from "effect"
+import { listenScoped } from "./listenScoped.js"
 
 export class ProcessFaults extends Context.Tag("app/ProcessFaults")<ProcessFaults, {
   /** The cause of the first uncaught exception or unhandled rejection. */
@@ -24,19 +25,10 @@ export const make = (emitter: NodeJS.EventEmitter = process) =>
         Deferred.succeed(first, cause)
       ))
     }
-    const onException = onFault("uncaught exception")
-    const onRejection = onFault("unhandled rejection")
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        emitter.on("uncaughtException", onException)
-        emitter.on("unhandledRejection", onRejection)
-      }),
-      () =>
-        Effect.sync(() => {
-          emitter.off("uncaughtException", onException)
-          emitter.off("unhandledRejection", onRejection)
-        })
-    )
+    yield* listenScoped(emitter, {
+      uncaughtException: onFault("uncaught exception"),
+      unhandledRejection: onFault("unhandled rejection")
+    })
     return ProcessFaults.of({ fault: Deferred.await(first) })
   })
 

@@ -8,6 +8,7 @@
  */
 import { Context, Deferred, Effect, FiberSet, Layer } from "effect"
 import { FiberRegistry } from "./FiberRegistry.js"
+import { listenScoped } from "./listenScoped.js"
 import { ExitCode, ProcessExit } from "./ProcessExit.js"
 import type { SignalName } from "./ShutdownReason.js"
 
@@ -46,19 +47,7 @@ export const make = (emitter: NodeJS.EventEmitter = process) =>
           : forceOut(signal)
       )
     }
-    const onTerm = onSignal("SIGTERM")
-    const onInt = onSignal("SIGINT")
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        emitter.on("SIGTERM", onTerm)
-        emitter.on("SIGINT", onInt)
-      }),
-      () =>
-        Effect.sync(() => {
-          emitter.off("SIGTERM", onTerm)
-          emitter.off("SIGINT", onInt)
-        })
-    )
+    yield* listenScoped(emitter, { SIGTERM: onSignal("SIGTERM"), SIGINT: onSignal("SIGINT") })
     return Signals.of({ received: Deferred.await(received) })
   })
 

@@ -2,7 +2,8 @@
 // (idle and silent sockets, requests racing the closed listener, the deadline).
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect } from "effect"
-import { nextResponse, socketClosed, within, withServer, type LogLine } from "../support/inProcessServer.js"
+import { nextResponse, type ServerHarness, socketClosed, within, withServer, type LogLine } from "../support/inProcessServer.js"
+import type { RawConnection } from "../support/RawConnection.js"
 
 const TEST_TIMEOUT = 10_000
 const shuttingDown = { error: "ShuttingDown", message: "the service is shutting down" }
@@ -15,6 +16,20 @@ const until = (condition: () => boolean, what: string) =>
 
 // No server-side event marks an incomplete request head arriving: give its bytes time to cross loopback.
 const letBytesCross = Effect.sleep("50 millis")
+
+/** The drain ended well inside its budget, forced nothing, and left no owned fiber behind. */
+const drainedCleanly = (options: {
+  readonly closing: Effect.Effect<number, Error>
+  readonly connection: RawConnection
+  readonly registry: ServerHarness["registry"]
+  readonly shutdown: ServerHarness["shutdown"]
+}) =>
+  Effect.gen(function*() {
+    yield* socketClosed(options.connection, 1_000)
+    expect(yield* options.closing).toBeLessThan(1_000)
+    expect(yield* options.shutdown.forced).toEqual([])
+    expect(options.registry.size()).toBe(0)
+  })
 
 describe("OwnedServer", () => {
   it.scopedLive("a handler past requestTimeoutMs is interrupted and answered 503 RequestTimeout", () =>
@@ -123,10 +138,7 @@ describe("OwnedServer", () => {
         expect(response.status).toBe(200)
         expect(response.headers["connection"]).toBe("close")
         expect(JSON.parse(response.body)).toEqual({ held: true })
-        yield* socketClosed(connection, 1_000)
-        expect(yield* closing).toBeLessThan(1_000)
-        expect(yield* shutdown.forced).toEqual([])
-        expect(registry.size()).toBe(0)
+        yield* drainedCleanly({ closing, connection, registry, shutdown })
       })), TEST_TIMEOUT)
 
   it.scopedLive("a request pipelined onto a busy socket after the listener closed -> 200 then 503, then close", () =>
@@ -151,10 +163,7 @@ describe("OwnedServer", () => {
         expect(second.headers["connection"]).toBe("close")
         expect(second.headers["retry-after"]).toBe("5")
         expect(JSON.parse(second.body)).toEqual(shuttingDown)
-        yield* socketClosed(connection, 1_000)
-        expect(yield* closing).toBeLessThan(1_000)
-        expect(yield* shutdown.forced).toEqual([])
-        expect(registry.size()).toBe(0)
+        yield* drainedCleanly({ closing, connection, registry, shutdown })
       })), TEST_TIMEOUT)
 
   it.scopedLive("a request head begun before shutdown and finished after the listener closed -> 503, close", () =>
@@ -171,10 +180,7 @@ describe("OwnedServer", () => {
         expect(response.headers["connection"]).toBe("close")
         expect(response.headers["retry-after"]).toBe("5")
         expect(JSON.parse(response.body)).toEqual(shuttingDown)
-        yield* socketClosed(connection, 1_000)
-        expect(yield* closing).toBeLessThan(1_000)
-        expect(yield* shutdown.forced).toEqual([])
-        expect(registry.size()).toBe(0)
+        yield* drainedCleanly({ closing, connection, registry, shutdown })
       })), TEST_TIMEOUT)
 
   it.scopedLive("at the deadline a request still running is interrupted and answered 503 ShuttingDown", () =>

@@ -2,15 +2,15 @@
 // server's Scope (closing it is the drain), the Shutdown latch and the FiberRegistry, and reads
 // the JSON log lines as they are written (so it can wait on a line instead of sleeping).
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Deferred, Duration, Effect, Exit, Fiber, Logger, Scope } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Scope } from "effect"
 import * as OwnedServer from "../../src/http/OwnedServer.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as Shutdown from "../../src/lifecycle/Shutdown.js"
 import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
-import * as JsonLogger from "../../src/observability/JsonLogger.js"
+import { captureLogs, type LogLine } from "./captureLogs.js"
 import { RawConnection, type RawResponse } from "./RawConnection.js"
 
-export type LogLine = Record<string, unknown>
+export type { LogLine }
 
 export interface Probes {
   /** Completed once a /hold handler runs: a fiber interrupted before it starts runs no finalizer. */
@@ -61,31 +61,6 @@ const probeApp = (probes: Probes) =>
     }
   })
 
-const captureLines = () => {
-  const lines: Array<LogLine> = []
-  const waiters = new Set<() => void>()
-  const layer = Logger.replace(
-    Logger.defaultLogger,
-    JsonLogger.make("test", (line) => {
-      lines.push(JSON.parse(line))
-      for (const wake of waiters) wake()
-    })
-  )
-  const waitForLine = (predicate: (line: LogLine) => boolean, timeoutMs = 2_000) =>
-    Effect.async<LogLine>((resume) => {
-      const check = () => {
-        const found = lines.find(predicate)
-        if (found === undefined) return
-        waiters.delete(check)
-        resume(Effect.succeed(found))
-      }
-      waiters.add(check)
-      check()
-      return Effect.sync(() => waiters.delete(check))
-    }).pipe(within(timeoutMs, "a log line"))
-  return { lines, layer, waitForLine }
-}
-
 export interface HarnessOptions {
   readonly budgetMs: number
   readonly drainDelayMs?: number
@@ -97,7 +72,7 @@ export const withServer = <A, E>(
   options: HarnessOptions,
   body: (harness: ServerHarness) => Effect.Effect<A, E, Scope.Scope>
 ): Effect.Effect<A, E | OwnedServer.ServeError, Scope.Scope> => {
-  const logs = captureLines()
+  const logs = captureLogs()
   return Effect.gen(function*() {
     const shutdown = yield* Shutdown.make(options.budgetMs)
     const registry = yield* FiberRegistry.make
