@@ -216,7 +216,7 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
           if (last !== undefined && !last.headersSent) last.setHeader("connection", "close")
         }
       })
-    ))
+    ).pipe(registry.track("close connections on shutdown", `http.${options.name}`)))
 
     const address = server.address()
     const port = address !== null && typeof address === "object" ? address.port : options.port
