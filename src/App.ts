@@ -15,6 +15,7 @@ import { closeWithinBudget, exitCodeOf } from "./lifecycle/ShutdownRunner.js"
 import { label, ShutdownReason } from "./lifecycle/ShutdownReason.js"
 import * as ProcessFaults from "./lifecycle/ProcessFaults.js"
 import * as Signals from "./lifecycle/Signals.js"
+import * as ProcessSampler from "./observability/ProcessSampler.js"
 
 export class AdminServer extends Context.Tag("app/AdminServer")<AdminServer, OwnedServer.RunningServer>() {}
 export class PublicServer extends Context.Tag("app/PublicServer")<PublicServer, OwnedServer.RunningServer>() {}
@@ -61,6 +62,7 @@ const DebugHangLive = Layer.scopedDiscard(Effect.gen(function*() {
 export const ServicesLive = PublicServerLive.pipe(
   Layer.provideMerge(AdminServerLive),
   Layer.provideMerge(DebugHangLive),
+  Layer.provideMerge(ProcessSampler.layer),
   Layer.provideMerge(Layer.merge(Signals.layer, ProcessFaults.layer))
 )
 
@@ -73,7 +75,7 @@ export const run = <E, R>(services: Layer.Layer<Services, E, R>) =>
     const scope = yield* Scope.make()
     const started = yield* Effect.either(Layer.buildWithScope(services, scope))
     if (Either.isLeft(started)) {
-      yield* shutdown.trigger(ShutdownReason.Fatal({ cause: Cause.fail(started.left) }))
+      yield* shutdown.trigger(ShutdownReason.Fatal({ component: "startup", cause: Cause.fail(started.left) }))
       yield* Effect.logError("startup failed", Cause.fail(started.left))
       yield* closeWithinBudget(scope)
       return 1
@@ -89,13 +91,14 @@ export const run = <E, R>(services: Layer.Layer<Services, E, R>) =>
     }))
 
     // Effect.raceAll ends at the first *success*: each arm turns its own failure into a reason.
-    const fatal = <E>(failure: Effect.Effect<never, E>) =>
-      Effect.catchAllCause(failure, (cause) => Effect.succeed(ShutdownReason.Fatal({ cause })))
+    const fatal = <E>(component: string, failure: Effect.Effect<never, E>) =>
+      Effect.catchAllCause(failure, (cause) => Effect.succeed(ShutdownReason.Fatal({ component, cause })))
     const faulted = Effect.flatMap(Context.get(context, ProcessFaults.ProcessFaults).fault, Effect.failCause)
     const signalled = Effect.map(Context.get(context, Signals.Signals).received, (signal) => ShutdownReason.Signal({ signal }))
     // Arms (a) and (b) complete the latch; (c) is the latch. Whoever won, the latch has the reason.
     yield* Effect.raceAll([
-      ...[admin.failure, publicServer.failure, faulted].map((arm) => Effect.flatMap(fatal(arm), shutdown.trigger)),
+      ...[fatal("admin server", admin.failure), fatal("public server", publicServer.failure), fatal("process", faulted)]
+        .map((arm) => Effect.flatMap(arm, shutdown.trigger)),
       Effect.flatMap(signalled, shutdown.trigger),
       shutdown.await
     ])

@@ -208,7 +208,7 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
 
     yield* Effect.acquireRelease(listen, () => drain)
     // From the instant shutdown begins, responses not yet started carry Connection: close.
-    yield* Effect.forkScoped(Effect.zipRight(
+    yield* registry.fork("close connections on shutdown", `http.${options.name}`)(Effect.zipRight(
       shutdown.await,
       Effect.sync(() => {
         for (const connection of connections.values()) {
@@ -216,7 +216,7 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
           if (last !== undefined && !last.headersSent) last.setHeader("connection", "close")
         }
       })
-    ).pipe(registry.track("close connections on shutdown", `http.${options.name}`)))
+    ))
 
     const address = server.address()
     const port = address !== null && typeof address === "object" ? address.port : options.port

@@ -1,15 +1,17 @@
 /**
  * The registry of live owned fibers: name, owner, age.
- * Owns: nothing but its own bookkeeping; it observes fibers, it never starts or stops them.
- * Does not own: the fibers it lists (their owners interrupt them).
+ * Owns: nothing but its own bookkeeping; it observes fibers, it never stops them.
+ * Does not own: the fibers it lists. `fork` starts a fiber in the caller's scope, so the caller
+ *   owns it and its scope interrupts it.
  * Released when: never; an entry leaves when its fiber ends, however it ends.
  */
-import { Clock, Context, Effect, FiberId, Layer } from "effect"
+import { Clock, Context, Effect, type Fiber, FiberId, Layer, type Scope } from "effect"
 
 export interface OwnedFiber {
   readonly fiber: string
   readonly name: string
   readonly owner: string
+  readonly startedAt: string
   readonly ageMs: number
 }
 
@@ -22,26 +24,38 @@ interface Entry {
 export class FiberRegistry extends Context.Tag("app/FiberRegistry")<FiberRegistry, {
   /** Lists the current fiber under `name`/`owner` while `self` runs. */
   readonly track: (name: string, owner: string) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Forks `self` into the caller's scope, listed under `name`/`owner` until it ends. */
+  readonly fork: (name: string, owner: string) => <A, E, R>(
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R | Scope.Scope>
   readonly snapshot: Effect.Effect<ReadonlyArray<OwnedFiber>>
   readonly size: () => number
 }>() {}
 
 export const make = Effect.sync(() => {
   const entries = new Map<string, Entry>()
+  const track = (name: string, owner: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+    Effect.withFiberRuntime<A, E, R>((fiber) => {
+      const key = FiberId.threadName(fiber.id())
+      // Registration and its removal are installed together: no interrupt can fall between them.
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
+          entries.set(key, { name, owner, startedAt })
+          return Effect.ensuring(restore(self), Effect.sync(() => entries.delete(key)))
+        })
+      )
+    })
   return FiberRegistry.of({
-    track: (name, owner) => (self) =>
-      Effect.withFiberRuntime((fiber) => {
-        const key = FiberId.threadName(fiber.id())
-        // Registration and its removal are installed together: no interrupt can fall between them.
-        return Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
-            entries.set(key, { name, owner, startedAt })
-            return Effect.ensuring(restore(self), Effect.sync(() => entries.delete(key)))
-          })
-        )
-      }),
+    track,
+    fork: (name, owner) => (self) => Effect.forkScoped(track(name, owner)(self)),
     snapshot: Effect.map(Clock.currentTimeMillis, (now) =>
-      Array.from(entries, ([fiber, entry]) => ({ fiber, name: entry.name, owner: entry.owner, ageMs: now - entry.startedAt }))),
+      Array.from(entries, ([fiber, entry]) => ({
+        fiber,
+        name: entry.name,
+        owner: entry.owner,
+        startedAt: new Date(entry.startedAt).toISOString(),
+        ageMs: now - entry.startedAt
+      }))),
     size: () => entries.size
   })
 })

@@ -51,7 +51,8 @@ export const make = (budgetMs: number) =>
         state.startedAt = now
         yield* Deferred.succeed(latch, reason)
         const cause = reason._tag === "Fatal" ? reason.cause : Cause.empty
-        yield* Effect.logInfo("shutdown", cause).pipe(Effect.annotateLogs({ reason: label(reason), budgetMs }))
+        const component = reason._tag === "Fatal" ? { component: reason.component } : {}
+        yield* Effect.logInfo("shutdown", cause).pipe(Effect.annotateLogs({ reason: label(reason), budgetMs, ...component }))
         return true
       })
 

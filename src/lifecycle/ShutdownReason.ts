@@ -6,7 +6,8 @@ export type SignalName = "SIGTERM" | "SIGINT"
 export type ShutdownReason = Data.TaggedEnum<{
   Signal: { readonly signal: SignalName }
   Admin: {}
-  Fatal: { readonly cause: Cause.Cause<unknown> }
+  /** `component` names what failed: "startup", "public server", "process", a supervised fiber. */
+  Fatal: { readonly component: string; readonly cause: Cause.Cause<unknown> }
   Completed: {}
 }>
 

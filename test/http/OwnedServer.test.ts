@@ -3,6 +3,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect } from "effect"
 import { nextResponse, type ServerHarness, socketClosed, within, withServer, type LogLine } from "../support/inProcessServer.js"
+import { leakCheck } from "../support/LeakCheck.js"
 import type { RawConnection } from "../support/RawConnection.js"
 
 const TEST_TIMEOUT = 10_000
@@ -32,8 +33,8 @@ const drainedCleanly = (options: {
   })
 
 describe("OwnedServer", () => {
-  it.scopedLive("a handler past requestTimeoutMs is interrupted and answered 503 RequestTimeout", () =>
-    withServer({ budgetMs: 5_000, requestTimeoutMs: 100 }, ({ beginShutdown, connect, probes, registry, waitForLine }) =>
+  it.live("a handler past requestTimeoutMs is interrupted and answered 503 RequestTimeout", () =>
+    leakCheck(withServer({ budgetMs: 5_000, requestTimeoutMs: 100 }, ({ beginShutdown, connect, probes, registry, waitForLine }) =>
       Effect.gen(function*() {
         const connection = yield* connect
         connection.request("/hold")
@@ -51,10 +52,10 @@ describe("OwnedServer", () => {
         expect((yield* nextResponse(connection)).status).toBe(200)
         yield* yield* beginShutdown
         expect(registry.size()).toBe(0)
-      })), TEST_TIMEOUT)
+      }))), TEST_TIMEOUT)
 
-  it.scopedLive("a client that disconnects mid-request interrupts its handler fiber; nothing is left to drain", () =>
-    withServer({ budgetMs: 2_000 }, ({ beginShutdown, connect, lines, probes, registry, shutdown }) =>
+  it.live("a client that disconnects mid-request interrupts its handler fiber; nothing is left to drain", () =>
+    leakCheck(withServer({ budgetMs: 2_000 }, ({ beginShutdown, connect, lines, probes, registry, shutdown }) =>
       Effect.gen(function*() {
         const connection = yield* connect
         connection.request("/hold")
@@ -67,10 +68,10 @@ describe("OwnedServer", () => {
         // A client abort is not a request cut at the shutdown deadline.
         expect(lines.filter((line) => line.message === "request interrupted at the shutdown deadline")).toEqual([])
         expect(registry.size()).toBe(0)
-      })), TEST_TIMEOUT)
+      }))), TEST_TIMEOUT)
 
-  it.scopedLive("a defect -> 500 without internals, logged with its cause; the server keeps serving", () =>
-    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, registry, waitForLine }) =>
+  it.live("a defect -> 500 without internals, logged with its cause; the server keeps serving", () =>
+    leakCheck(withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, registry, waitForLine }) =>
       Effect.gen(function*() {
         const first = yield* connect
         first.request("/boom")
@@ -88,10 +89,10 @@ describe("OwnedServer", () => {
         expect(JSON.parse(served.body)).toEqual({ ok: true })
         yield* yield* beginShutdown
         expect(registry.size()).toBe(0)
-      })), TEST_TIMEOUT)
+      }))), TEST_TIMEOUT)
 
-  it.scopedLive("idle keep-alive sockets close at once when the listener closes; the drain does not wait", () =>
-    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, registry, shutdown }) =>
+  it.live("idle keep-alive sockets close at once when the listener closes; the drain does not wait", () =>
+    leakCheck(withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, registry, shutdown }) =>
       Effect.gen(function*() {
         const connections = yield* Effect.all([connect, connect, connect])
         for (const connection of connections) connection.request("/ok")
@@ -107,10 +108,10 @@ describe("OwnedServer", () => {
         expect(yield* closing).toBeLessThan(1_000)
         expect(yield* shutdown.forced).toEqual([])
         expect(registry.size()).toBe(0)
-      })), TEST_TIMEOUT)
+      }))), TEST_TIMEOUT)
 
-  it.scopedLive("a socket that never sent a byte does not hold the drain", () =>
-    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, registry, server, shutdown }) =>
+  it.live("a socket that never sent a byte does not hold the drain", () =>
+    leakCheck(withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, registry, server, shutdown }) =>
       Effect.gen(function*() {
         const silent = yield* connect
         const probe = yield* connect
@@ -123,10 +124,10 @@ describe("OwnedServer", () => {
         expect(yield* closing).toBeLessThan(1_000)
         expect(yield* shutdown.forced).toEqual([])
         expect(registry.size()).toBe(0)
-      })), TEST_TIMEOUT)
+      }))), TEST_TIMEOUT)
 
-  it.scopedLive("an in-flight request finishes during the drain with 200 and Connection: close", () =>
-    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, probes, registry, shutdown, waitForLine }) =>
+  it.live("an in-flight request finishes during the drain with 200 and Connection: close", () =>
+    leakCheck(withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, probes, registry, shutdown, waitForLine }) =>
       Effect.gen(function*() {
         const connection = yield* connect
         connection.request("/hold")
@@ -139,10 +140,10 @@ describe("OwnedServer", () => {
         expect(response.headers["connection"]).toBe("close")
         expect(JSON.parse(response.body)).toEqual({ held: true })
         yield* drainedCleanly({ closing, connection, registry, shutdown })
-      })), TEST_TIMEOUT)
+      }))), TEST_TIMEOUT)
 
-  it.scopedLive("a request pipelined onto a busy socket after the listener closed -> 200 then 503, then close", () =>
-    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, probes, registry, server, shutdown, waitForLine }) =>
+  it.live("a request pipelined onto a busy socket after the listener closed -> 200 then 503, then close", () =>
+    leakCheck(withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, probes, registry, server, shutdown, waitForLine }) =>
       Effect.gen(function*() {
         const connection = yield* connect
         connection.request("/hold")
@@ -164,10 +165,10 @@ describe("OwnedServer", () => {
         expect(second.headers["retry-after"]).toBe("5")
         expect(JSON.parse(second.body)).toEqual(shuttingDown)
         yield* drainedCleanly({ closing, connection, registry, shutdown })
-      })), TEST_TIMEOUT)
+      }))), TEST_TIMEOUT)
 
-  it.scopedLive("a request head begun before shutdown and finished after the listener closed -> 503, close", () =>
-    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, registry, shutdown, waitForLine }) =>
+  it.live("a request head begun before shutdown and finished after the listener closed -> 503, close", () =>
+    leakCheck(withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, registry, shutdown, waitForLine }) =>
       Effect.gen(function*() {
         const connection = yield* connect
         connection.write("GET /ok HTTP/1.1\r\nHost: test\r\n")
@@ -181,10 +182,10 @@ describe("OwnedServer", () => {
         expect(response.headers["retry-after"]).toBe("5")
         expect(JSON.parse(response.body)).toEqual(shuttingDown)
         yield* drainedCleanly({ closing, connection, registry, shutdown })
-      })), TEST_TIMEOUT)
+      }))), TEST_TIMEOUT)
 
-  it.scopedLive("at the deadline a request still running is interrupted and answered 503 ShuttingDown", () =>
-    withServer({ budgetMs: 300 }, ({ beginShutdown, connect, probes, registry, shutdown, waitForLine }) =>
+  it.live("at the deadline a request still running is interrupted and answered 503 ShuttingDown", () =>
+    leakCheck(withServer({ budgetMs: 300 }, ({ beginShutdown, connect, probes, registry, shutdown, waitForLine }) =>
       Effect.gen(function*() {
         const connection = yield* connect
         connection.request("/hold")
@@ -204,10 +205,10 @@ describe("OwnedServer", () => {
         const warning = yield* waitForLine((line) => line.message === "deadline reached: interrupting requests still running")
         expect(warning).toMatchObject({ level: "warn", sockets: 1, running: [{ name: "GET /hold", owner: "http.public" }] })
         expect(registry.size()).toBe(0)
-      })), TEST_TIMEOUT)
+      }))), TEST_TIMEOUT)
 
-  it.scopedLive("a half-sent request (slow loris) cannot hold the drain past the budget", () =>
-    withServer({ budgetMs: 300 }, ({ beginShutdown, connect, registry, shutdown }) =>
+  it.live("a half-sent request (slow loris) cannot hold the drain past the budget", () =>
+    leakCheck(withServer({ budgetMs: 300 }, ({ beginShutdown, connect, registry, shutdown }) =>
       Effect.gen(function*() {
         const connection = yield* connect
         connection.write("GET /ok HTTP/1.1\r\nHost: te")
@@ -221,10 +222,10 @@ describe("OwnedServer", () => {
         expect(took).toBeLessThan(1_300)
         expect(yield* shutdown.forced).toEqual(["public: 0 requests, 1 sockets at the deadline"])
         expect(registry.size()).toBe(0)
-      })), TEST_TIMEOUT)
+      }))), TEST_TIMEOUT)
 
-  it.scopedLive("during the drain delay a new connection is still served, with Connection: close", () =>
-    withServer({ budgetMs: 5_000, drainDelayMs: 200 }, ({ beginShutdown, connect, lines, registry, shutdown }) =>
+  it.live("during the drain delay a new connection is still served, with Connection: close", () =>
+    leakCheck(withServer({ budgetMs: 5_000, drainDelayMs: 200 }, ({ beginShutdown, connect, lines, registry, shutdown }) =>
       Effect.gen(function*() {
         const closing = yield* beginShutdown
         const connection = yield* connect
@@ -241,10 +242,10 @@ describe("OwnedServer", () => {
         expect(lines.find((line) => line.phase === "drain-delay" && line.message === "shutdown phase")).toMatchObject({ outcome: "done" })
         expect(yield* shutdown.forced).toEqual([])
         expect(registry.size()).toBe(0)
-      })), TEST_TIMEOUT)
+      }))), TEST_TIMEOUT)
 
-  it.scopedLive("the leak check can fail: a request fiber still running is counted", () =>
-    withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, probes, registry }) =>
+  it.live("the leak check can fail: a request fiber still running is counted", () =>
+    leakCheck(withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, probes, registry }) =>
       Effect.gen(function*() {
         const connection = yield* connect
         connection.request("/hold")
@@ -259,5 +260,5 @@ describe("OwnedServer", () => {
         expect((yield* nextResponse(connection)).status).toBe(200)
         yield* yield* beginShutdown
         expect(registry.size()).toBe(0)
-      })), TEST_TIMEOUT)
+      }))), TEST_TIMEOUT)
 })

@@ -10,6 +10,7 @@ import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as Shutdown from "../../src/lifecycle/Shutdown.js"
 import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
 import { captureLogs } from "../support/captureLogs.js"
+import { leakCheck } from "../support/LeakCheck.js"
 
 const startPublic = Effect.gen(function*() {
   const shutdown = yield* Shutdown.make(2_000)
@@ -35,8 +36,8 @@ const get = (url: string) =>
   })
 
 describe("public API", () => {
-  it.scopedLive("healthz, readyz and sleep through the typed client", () =>
-    Effect.gen(function*() {
+  it.live("healthz, readyz and sleep through the typed client", () =>
+    leakCheck(Effect.gen(function*() {
       const { baseUrl, shutdown } = yield* startPublic
       const client = yield* HttpApiClient.make(Api, { baseUrl })
       expect(yield* client.health.healthz()).toEqual({ status: "ok" })
@@ -46,9 +47,9 @@ describe("public API", () => {
       const draining = yield* Effect.either(client.health.readyz())
       expect(Either.isLeft(draining) && draining.left instanceof Draining).toBe(true)
       expect(yield* client.health.healthz()).toEqual({ status: "ok" }) // liveness is not readiness
-    }).pipe(Effect.provide([FetchHttpClient.layer, captureLogs().layer])), 10_000)
+    }).pipe(Effect.provide([FetchHttpClient.layer, captureLogs().layer]))), 10_000)
 
-  it.scopedLive.each([
+  it.live.each([
     ["abc", "must be a non-negative integer"],
     ["-1", "must be a non-negative integer"],
     ["1.5", "must be a non-negative integer"],
@@ -56,14 +57,14 @@ describe("public API", () => {
     ["%205", "must be a non-negative integer"],
     ["600001", "must be at most 600000"]
   ])("GET /sleep?ms=%s -> 400 JSON naming the problem", ([ms, problem]) =>
-    Effect.gen(function*() {
+    leakCheck(Effect.gen(function*() {
       const { baseUrl } = yield* startPublic
       const response = yield* get(`${baseUrl}/sleep?ms=${ms}`)
       expect(response).toEqual({ status: 400, type: "application/json", body: { error: "BadRequest", message: `ms: ${problem}` } })
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
 
-  it.scopedLive("missing ms -> 400; unknown route -> 404; both {error, message}", () =>
-    Effect.gen(function*() {
+  it.live("missing ms -> 400; unknown route -> 404; both {error, message}", () =>
+    leakCheck(Effect.gen(function*() {
       const { baseUrl } = yield* startPublic
       expect(yield* get(`${baseUrl}/sleep`)).toEqual({
         status: 400,
@@ -75,10 +76,10 @@ describe("public API", () => {
         type: "application/json",
         body: { error: "NotFound", message: "no route for GET /nope" }
       })
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
 
-  it.scopedLive("contract: the served 400 decodes as the declared BadRequest error", () =>
-    Effect.gen(function*() {
+  it.live("contract: the served 400 decodes as the declared BadRequest error", () =>
+    leakCheck(Effect.gen(function*() {
       const { baseUrl } = yield* startPublic
       // The client validates before sending; rewrite the wire value to reach the server's check.
       const client = yield* HttpApiClient.make(Api, {
@@ -88,10 +89,10 @@ describe("public API", () => {
       const result = yield* Effect.either(client.work.sleep({ urlParams: { ms: 1 } }))
       expect(Either.isLeft(result) && result.left instanceof BadRequest).toBe(true)
       expect(Either.isLeft(result) && "message" in result.left ? result.left.message : "").toBe("ms: must be a non-negative integer")
-    }).pipe(Effect.provide([FetchHttpClient.layer, captureLogs().layer])), 10_000)
+    }).pipe(Effect.provide([FetchHttpClient.layer, captureLogs().layer]))), 10_000)
 
-  it.scopedLive("/openapi.json is generated from the declaration and promises our error shape only", () =>
-    Effect.gen(function*() {
+  it.live("/openapi.json is generated from the declaration and promises our error shape only", () =>
+    leakCheck(Effect.gen(function*() {
       const { baseUrl } = yield* startPublic
       const { body, status } = yield* get(`${baseUrl}/openapi.json`)
       expect(status).toBe(200)
@@ -103,5 +104,5 @@ describe("public API", () => {
       const docs = yield* Effect.promise(() => fetch(`${baseUrl}/docs`))
       expect(docs.status).toBe(200)
       expect(docs.headers.get("content-type")).toContain("text/html")
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
 })

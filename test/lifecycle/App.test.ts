@@ -7,6 +7,7 @@ import { Shutdown } from "../../src/lifecycle/Shutdown.js"
 import { FORCE_GRACE_MS } from "../../src/lifecycle/ShutdownRunner.js"
 import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
 import { makeHarness } from "../support/lifecycleHarness.js"
+import { leakCheck } from "../support/LeakCheck.js"
 
 const acquired = ["acquire A", "acquire B", "acquire C"]
 const releasedInReverse = ["release C", "release B", "release A"]
@@ -29,7 +30,7 @@ describe("App.run: one exits, all exit", () => {
 
   for (const [name, trigger] of Object.entries(triggers)) {
     it.effect(`${name}: layers release in reverse order of acquisition`, () =>
-      Effect.gen(function*() {
+      leakCheck(Effect.gen(function*() {
         const harness = yield* makeHarness()
         yield* Effect.gen(function*() {
           const main = yield* Effect.fork(App.run(harness.services))
@@ -47,9 +48,11 @@ describe("App.run: one exits, all exit", () => {
             expect(String(shutdownLine?.cause)).toContain("thrown in a callback")
           }
         }).pipe(Effect.provide(harness.infrastructure))
-      }))
+      })))
   }
 
+  // No leak check here or below: a forced exit leaves the hung finalizer running on purpose; the
+  // process dies under it.
   it.effect("a second signal forces the process out with 143 while a finalizer hangs", () =>
     Effect.gen(function*() {
       const harness = yield* makeHarness({ hangingRelease: true, budgetMs: 60_000 })
