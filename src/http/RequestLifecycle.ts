@@ -5,7 +5,8 @@
 //   their full cause and never leak to the client.
 import { HttpServerError, HttpServerRequest, HttpServerResponse, type HttpApp } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Cause, type Context, Data, Effect, FiberSet } from "effect"
+import { Cause, type Context, Data, Effect, FiberSet, Option } from "effect"
+import * as HttpMetrics from "../observability/HttpMetrics.js"
 import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { errorResponse } from "./ErrorResponse.js"
 
@@ -60,17 +61,33 @@ const pathOf = (url: string) => {
   return query === -1 ? url : url.slice(0, query)
 }
 
+/** Metrics by route template (set on the server span by the router), and the trace id for
+ * the client. Requests that matched no route share one label: no label explosion. */
+const observe = (request: HttpServerRequest.HttpServerRequest, startedAt: number) =>
+(response: HttpServerResponse.HttpServerResponse) =>
+  Effect.flatMap(Effect.option(Effect.currentSpan), (span) => {
+    const route = Option.isSome(span) ? String(span.value.attributes.get("http.route") ?? "unmatched") : "unmatched"
+    const seconds = (performance.now() - startedAt) / 1000
+    return Effect.as(
+      Effect.zipRight(HttpMetrics.countRequest(request.method, route, response.status), HttpMetrics.observeDuration(route, seconds)),
+      Option.isSome(span) ? HttpServerResponse.setHeader(response, "x-trace-id", span.value.traceId) : response
+    )
+  })
+
 export const withRequestLifecycle = <E, R>(
   app: HttpApp.Default<E, R>,
   options: RequestLifecycleOptions
 ): HttpApp.Default<never, R> => {
   return Effect.withFiberRuntime((fiber) => {
     FiberSet.unsafeAdd(options.requests, fiber)
+    const startedAt = performance.now()
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
       app.pipe(
         Effect.interruptible,
         Effect.timeoutFail({ duration: options.timeoutMs, onTimeout: () => new RequestTimeout({ timeoutMs: options.timeoutMs }) }),
         Effect.catchAllCause(respondToFailure(options.timeoutMs, request)),
+        Effect.flatMap(observe(request, startedAt)),
+        HttpMetrics.countedInFlight,
         options.registry.track(`${request.method} ${pathOf(request.url)}`, options.owner)
       ))
   })

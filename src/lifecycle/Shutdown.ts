@@ -6,7 +6,7 @@
  *   asks this service how much of the budget is left.
  * Released when: never; it is state that lives as long as the program.
  */
-import { Cause, Clock, Context, Deferred, Duration, Effect, Layer, Option } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Layer, Metric, Option } from "effect"
 import { AppConfig } from "../config/AppConfig.js"
 import { label, type ShutdownReason } from "./ShutdownReason.js"
 
@@ -29,6 +29,10 @@ export class Shutdown extends Context.Tag("app/Shutdown")<Shutdown, {
   readonly recordForced: (what: string) => Effect.Effect<void>
   readonly forced: Effect.Effect<ReadonlyArray<string>>
 }>() {}
+
+const phaseDuration = Metric.gauge("shutdown_phase_duration_seconds", {
+  description: "Duration of the last run of each shutdown phase, in seconds (also logged: the process exits)."
+})
 
 export const make = (budgetMs: number) =>
   Effect.gen(function*() {
@@ -61,7 +65,8 @@ export const make = (budgetMs: number) =>
         self.pipe(
           Effect.onExit((exit) =>
             Effect.flatMap(Effect.zip(Clock.currentTimeMillis, elapsed), ([end, sinceTrigger]) =>
-              Effect.logInfo("shutdown phase").pipe(
+              Metric.set(Metric.tagged(phaseDuration, "phase", name), (end - start) / 1000).pipe(
+                Effect.zipRight(Effect.logInfo("shutdown phase")),
                 Effect.annotateLogs({
                   phase: name,
                   durationMs: end - start,

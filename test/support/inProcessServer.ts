@@ -54,6 +54,9 @@ const probeApp = (probes: Probes) =>
         yield* Deferred.succeed(probes.started, undefined)
         yield* Deferred.await(probes.release).pipe(Effect.onInterrupt(() => Deferred.succeed(probes.interrupted, undefined)))
         return HttpServerResponse.unsafeJson({ held: true })
+      case "/log":
+        yield* Effect.logInfo("inside the request")
+        return HttpServerResponse.unsafeJson({ logged: true })
       case "/boom":
         return yield* Effect.die(new Error("boom"))
       default:
