@@ -1,0 +1,50 @@
+// Shared bench plumbing: start a server as a child process, read its port from the JSON
+// "listening" line, load it with autocannon, stop it.
+import autocannon from "autocannon"
+import { spawn } from "node:child_process"
+
+export const servers = {
+  raw: { label: "raw node:http", args: ["bench/servers/raw.mjs"] },
+  stock: { label: "stock @effect/platform-node", args: ["bench/servers/stock-effect.mjs"] },
+  service: { label: "this service (logs, metrics, tracing on)", args: ["dist/main.js"] }
+}
+
+/** Starts `server`; resolves once it is listening, with its port and a stop function. */
+export const start = (server, env = {}) =>
+  new Promise((resolve, reject) => {
+    const startedAt = performance.now()
+    const child = spawn(process.execPath, server.args, {
+      env: { PATH: process.env.PATH, PORT: "0", ADMIN_PORT: "0", HOST: "127.0.0.1", ...env },
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    const timer = setTimeout(() => reject(new Error(`${server.label} did not start`)), 10_000)
+    let buffered = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk) => {
+      buffered += chunk
+      for (const line of buffered.split("\n").slice(0, -1)) {
+        const parsed = JSON.parse(line)
+        if (parsed.message === "listening") {
+          clearTimeout(timer)
+          resolve({ child, port: parsed.port, adminPort: parsed.adminPort, startedAt, stop: () => stop(child) })
+        }
+      }
+      buffered = buffered.slice(buffered.lastIndexOf("\n") + 1)
+    })
+    child.once("exit", (code) => reject(new Error(`${server.label} exited with ${code}`)))
+  })
+
+export const stop = (child) =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve(child.exitCode)
+    const killer = setTimeout(() => child.kill("SIGKILL"), 5_000)
+    child.once("exit", (code) => {
+      clearTimeout(killer)
+      resolve(code)
+    })
+    child.kill("SIGTERM")
+  })
+
+export const load = (options) =>
+  new Promise((resolve, reject) => autocannon(options, (error, result) => error ? reject(error) : resolve(result)))
+
+export const ratio = (value, baseline) => (baseline === 0 ? "n/a" : (value / baseline).toFixed(2))
