@@ -1,8 +1,9 @@
 // Composition root: which layers exist, in which order, and the main race.
 //
-// Layers are built into one root scope in acquisition order (signals, admin listener, public
-// listener), so the scope releases them in reverse: the public listener drains first, the admin
-// listener stays up until the end, signal handlers go last. The main program then races
+// Layers are built into one root scope in acquisition order (signals, sampler, admin listener,
+// job store, worker pool, public listener), so the scope releases them in reverse: the public
+// listener drains first, then the pool, then the store; the admin listener stays up until the
+// end and signal handlers go last. The main program then races
 //   (a) the servers or the process failing, (b) the first signal, (c) the shutdown latch (admin),
 // and whichever finishes first is the shutdown reason; the others are interrupted.
 import { Cause, Context, Effect, Either, Layer, Scope } from "effect"
@@ -16,6 +17,8 @@ import { label, ShutdownReason } from "./lifecycle/ShutdownReason.js"
 import * as ProcessFaults from "./lifecycle/ProcessFaults.js"
 import * as Signals from "./lifecycle/Signals.js"
 import * as ProcessSampler from "./observability/ProcessSampler.js"
+import * as JobStore from "./jobs/JobStore.js"
+import * as WorkerPool from "./jobs/WorkerPool.js"
 
 export class AdminServer extends Context.Tag("app/AdminServer")<AdminServer, OwnedServer.RunningServer>() {}
 export class PublicServer extends Context.Tag("app/PublicServer")<PublicServer, OwnedServer.RunningServer>() {}
@@ -60,16 +63,20 @@ const DebugHangLive = Layer.scopedDiscard(Effect.gen(function*() {
 
 /** Everything acquired at startup, in order. Each provideMerge builds its argument first. */
 export const ServicesLive = PublicServerLive.pipe(
+  // Released in reverse: the routes drain, then the pool stops, then the store closes, once.
+  Layer.provideMerge(WorkerPool.layer),
+  Layer.provideMerge(JobStore.layer),
   Layer.provideMerge(AdminServerLive),
   Layer.provideMerge(DebugHangLive),
   Layer.provideMerge(ProcessSampler.layer),
   Layer.provideMerge(Layer.merge(Signals.layer, ProcessFaults.layer))
 )
 
-export type Services = Layer.Layer.Success<typeof ServicesLive>
+/** What the main race needs from the services; ServicesLive provides more. */
+export type Raced = AdminServer | PublicServer | Signals.Signals | ProcessFaults.ProcessFaults
 
 /** The main race; returns the process exit code. */
-export const run = <E, R>(services: Layer.Layer<Services, E, R>) =>
+export const run = <ROut extends Raced, E, R>(services: Layer.Layer<ROut, E, R>) =>
   Effect.gen(function*() {
     const shutdown = yield* Shutdown
     const scope = yield* Scope.make()
@@ -80,7 +87,8 @@ export const run = <E, R>(services: Layer.Layer<Services, E, R>) =>
       yield* closeWithinBudget(scope)
       return 1
     }
-    const context = started.right
+    // ROut holds at least Raced; Context is invariant in its type, so widen it once, here.
+    const context = started.right as unknown as Context.Context<Raced>
     const admin = Context.get(context, AdminServer)
     const publicServer = Context.get(context, PublicServer)
     yield* Effect.logInfo("listening").pipe(Effect.annotateLogs({

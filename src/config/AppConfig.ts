@@ -1,7 +1,7 @@
 // The service's configuration: every environment variable, read once, validated, typed.
 // No other module reads process.env; they take AppConfig from the context.
 import { Config, ConfigError, Context, Effect, Layer } from "effect"
-import { flag, host, millis, oneOf, optionalSecret, port } from "./env.js"
+import { flag, host, integer, millis, oneOf, optionalSecret, path, port } from "./env.js"
 
 export const LogLevels = ["debug", "info", "warn", "error"] as const
 export type LogLevelName = (typeof LogLevels)[number]
@@ -16,6 +16,9 @@ export const appConfig = Config.all({
   drainDelayMs: millis("DRAIN_DELAY_MS", 0),
   requestTimeoutMs: millis("REQUEST_TIMEOUT_MS", 30_000, { min: 1, max: 3_600_000 }),
   logLevel: oneOf("LOG_LEVEL", "info", LogLevels),
+  workers: integer("WORKERS", 4, { min: 1, max: 256 }),
+  jobQueueSize: integer("JOB_QUEUE_SIZE", 1_000, { min: 1, max: 1_000_000 }),
+  dataDir: path("DATA_DIR", "./data"),
   // Test-only: adds a finalizer that never finishes, to exercise the deadline and forced exits.
   debugHangOnShutdown: flag("DEBUG_HANG_ON_SHUTDOWN")
 })
@@ -50,6 +53,9 @@ export const test = (overrides: Partial<AppConfigShape> = {}): AppConfigShape =>
   drainDelayMs: 0,
   requestTimeoutMs: 30_000,
   logLevel: "info",
+  workers: 4,
+  jobQueueSize: 1_000,
+  dataDir: "./data",
   debugHangOnShutdown: false,
   ...overrides
 })

@@ -52,6 +52,10 @@ export const host = (name: string, fallback: string) =>
 export const optionalSecret = (name: string): Config.Config<string | undefined> =>
   fromString(name, "", (raw) => Either.right(raw === "" ? undefined : raw))
 
+/** A filesystem path: non-empty, no NUL byte. */
+export const path = (name: string, fallback: string) =>
+  fromString(name, fallback, (raw) => raw !== "" && !raw.includes("\0") ? Either.right(raw) : invalid(name, "a directory path", raw))
+
 export const flag = (name: string) =>
   fromString(name, "false", (raw) => {
     const lower = raw.toLowerCase()

@@ -75,7 +75,14 @@ const observe = (request: HttpServerRequest.HttpServerRequest, startedAt: number
 (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
   const route = span?._tag === "Span" ? String(span.attributes.get("http.route") ?? "unmatched") : "unmatched"
   HttpMetrics.requestEnded(request.method, route, response.status, (performance.now() - startedAt) / 1000)
-  return span === undefined ? response : HttpServerResponse.setHeader(response, "x-trace-id", span.traceId)
+  const traced = span === undefined ? response : HttpServerResponse.setHeader(response, "x-trace-id", span.traceId)
+  return withRetryAfter(traced)
+}
+
+/** Every 429 and 503 tells the client when to come back, unless its handler already did. */
+const withRetryAfter = (response: HttpServerResponse.HttpServerResponse) => {
+  if ((response.status !== 429 && response.status !== 503) || response.headers["retry-after"] !== undefined) return response
+  return HttpServerResponse.setHeader(response, "retry-after", response.status === 429 ? "1" : "5")
 }
 
 export const withRequestLifecycle = <E, R>(

@@ -22,6 +22,9 @@ describe("AppConfig", () => {
         drainDelayMs: 0,
         requestTimeoutMs: 30_000,
         logLevel: "info",
+        workers: 4,
+        jobQueueSize: 1_000,
+        dataDir: "./data",
         debugHangOnShutdown: false
       })
     }))
@@ -45,7 +48,9 @@ describe("AppConfig", () => {
     ["DRAIN_DELAY_MS", "soon"],
     ["LOG_LEVEL", "verbose"],
     ["HOST", "http://example"],
-    ["DEBUG_HANG_ON_SHUTDOWN", "maybe"]
+    ["DEBUG_HANG_ON_SHUTDOWN", "maybe"],
+    ["WORKERS", "0"],
+    ["JOB_QUEUE_SIZE", "lots"]
   ])("rejects %s=%j, naming the variable and the value", ([variable, value]) =>
     Effect.gen(function*() {
       const found = yield* problems({ [variable]: value })

@@ -22,6 +22,10 @@ describe("/debug/fibers", () => {
     expect(baseline.map((fiber) => [fiber.name, fiber.owner]).sort()).toEqual([
       ["close connections on shutdown", "http.admin"],
       ["close connections on shutdown", "http.public"],
+      ["jobs.worker/1", "jobs"],
+      ["jobs.worker/2", "jobs"],
+      ["jobs.worker/3", "jobs"],
+      ["jobs.worker/4", "jobs"],
       ["process sampler", "observability"]
     ])
 

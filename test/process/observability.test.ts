@@ -70,6 +70,8 @@ describe("observability", () => {
       ["drain-delay", "public"],
       ["close-listener", "public"],
       ["drain", "public"],
+      ["jobs-drain", null],
+      ["jobs-stop", null],
       ["close-listener", "admin"],
       ["drain", "admin"],
       ["release", null]

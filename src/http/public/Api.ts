@@ -2,7 +2,16 @@
 // the typed client (HttpApiClient.make(Api)) are derived from this declaration.
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
-import { BadRequest, Draining, InternalServerError, NotFound, onTheWire } from "./ApiErrors.js"
+import {
+  BadRequest,
+  Draining,
+  InternalServerError,
+  NotFound,
+  onTheWire,
+  PayloadTooLarge,
+  QueueFull,
+  ShuttingDown
+} from "./ApiErrors.js"
 
 export const MAX_SLEEP_MS = 600_000
 
@@ -31,11 +40,45 @@ export class Work extends HttpApiGroup.make("work")
   )
 {}
 
+export const JobState = Schema.Literal("queued", "running", "done", "failed")
+
+export const JobView = Schema.Struct({
+  id: Schema.String,
+  state: JobState,
+  ms: Schema.Number,
+  payload: Schema.Unknown,
+  acceptedAt: Schema.String,
+  updatedAt: Schema.String,
+  error: Schema.optional(Schema.String)
+})
+
+export const NewJob = Schema.Struct({
+  ms: Schema.Int.pipe(Schema.between(0, MAX_SLEEP_MS, { message: () => `must be an integer between 0 and ${MAX_SLEEP_MS}` })),
+  payload: Schema.optionalWith(Schema.Unknown, { default: () => null })
+})
+
+export class Jobs extends HttpApiGroup.make("jobs")
+  .add(
+    HttpApiEndpoint.post("submit", "/jobs")
+      .setPayload(NewJob)
+      .addSuccess(Schema.Struct({ id: Schema.String }), { status: 202 })
+      .addError(onTheWire(QueueFull, 429))
+      .addError(onTheWire(ShuttingDown, 503))
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/jobs/:id")
+      .setPath(Schema.Struct({ id: Schema.String }))
+      .addSuccess(JobView)
+  )
+{}
+
 export class Api extends HttpApi.make("public")
   .add(Health)
   .add(Work)
+  .add(Jobs)
   .addError(onTheWire(BadRequest, 400))
   .addError(onTheWire(NotFound, 404))
+  .addError(onTheWire(PayloadTooLarge, 413))
   .addError(onTheWire(InternalServerError, 500))
   .annotate(OpenApi.Title, "owned-service public API")
   .annotate(OpenApi.Version, "0.1.0")

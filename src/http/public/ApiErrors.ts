@@ -23,6 +23,9 @@ export const onTheWire = <Tag extends string, Self extends Tagged<Tag>>(
 
 export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", { message: Schema.String }) {}
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { message: Schema.String }) {}
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", { message: Schema.String }) {}
+export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", { message: Schema.String }) {}
+export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDown", { message: Schema.String }) {}
 export class InternalServerError
   extends Schema.TaggedError<InternalServerError>()("InternalServerError", { message: Schema.String })
 {}

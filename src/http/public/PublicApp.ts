@@ -4,14 +4,26 @@ import {
   HttpApiError,
   HttpApiSwagger,
   type HttpApp,
+  HttpIncomingMessage,
   type HttpRouter,
-  HttpServerError
+  HttpServerError,
+  HttpServerRequest
 } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Cause, type Context, Effect, Layer, Option } from "effect"
 import { Shutdown } from "../../lifecycle/Shutdown.js"
 import { Api } from "./Api.js"
-import { BadRequest, Draining, InternalServerError, NotFound } from "./ApiErrors.js"
+import { JobStore } from "../../jobs/JobStore.js"
+import { WorkerPool } from "../../jobs/WorkerPool.js"
+import {
+  BadRequest,
+  Draining,
+  InternalServerError,
+  NotFound,
+  PayloadTooLarge,
+  QueueFull,
+  ShuttingDown
+} from "./ApiErrors.js"
 
 const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
   Effect.gen(function*() {
@@ -32,12 +44,49 @@ const WorkLive = HttpApiBuilder.group(Api, "work", (handlers) =>
       Effect.onInterrupt(() => Effect.logInfo("sleep interrupted").pipe(Effect.annotateLogs({ ms })))
     )))
 
+const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
+  Effect.gen(function*() {
+    const pool = yield* WorkerPool
+    const store = yield* JobStore
+    return handlers
+      .handle("submit", ({ payload }) =>
+        pool.submit(payload).pipe(
+          Effect.map((job) => ({ id: job.id })),
+          Effect.catchTags({
+            QueueFull: ({ capacity }) => new QueueFull({ message: `the job queue is full (${capacity} waiting); retry later` }),
+            PoolClosed: () => new ShuttingDown({ message: "the service is shutting down" }),
+            JobStoreClosed: () => new ShuttingDown({ message: "the service is shutting down" }),
+            // The journal could not be written: nothing was accepted; a defect, logged with its cause.
+            JobStoreError: (error) => Effect.die(error)
+          })
+        ))
+      .handle("get", ({ path: { id } }) =>
+        Option.match(store.get(id), {
+          onNone: () => Effect.fail(new NotFound({ message: `no job ${id}` })),
+          onSome: (job) => Effect.succeed(job)
+        }))
+  }))
+
+/** 1 MiB: bodies are refused from Content-Length before they are read, and cut off when read. */
+export const MAX_BODY_BYTES = 1024 * 1024
+
 const describeIssues = (error: HttpApiError.HttpApiDecodeError) =>
   error.issues.map((issue) => `${issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""}${issue.message}`).join("; ")
 
 /** Runs inside the API, before its error schema encodes: the place to reshape framework errors. */
+const tooLarge = new PayloadTooLarge({ message: `the request body is larger than ${MAX_BODY_BYTES} bytes` })
+
+const unreadableBody = (error: HttpServerError.RequestError) => {
+  const reason = error.cause instanceof Error ? error.cause.message : ""
+  return Effect.fail(
+    reason === "maxBytes exceeded" ? tooLarge : new BadRequest({ message: `the request body could not be read: ${reason || error.reason}` })
+  )
+}
+
 const ErrorsLive = HttpApiBuilder.middleware(Api, (app) =>
-  Effect.catchAllCause(app, (cause): Effect.Effect<never, BadRequest | NotFound | InternalServerError> => {
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    Number(request.headers["content-length"] ?? 0) > MAX_BODY_BYTES ? Effect.fail(tooLarge) : app
+  ).pipe(Effect.catchAllCause((cause): Effect.Effect<never, BadRequest | NotFound | PayloadTooLarge | InternalServerError> => {
     if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
     // The app is typed HttpApp.Default<never>, but framework errors travel in its cause.
     const failure: Option.Option<unknown> = Cause.failureOption(cause)
@@ -47,15 +96,19 @@ const ErrorsLive = HttpApiBuilder.middleware(Api, (app) =>
       if (error instanceof HttpServerError.RouteNotFound) {
         return new NotFound({ message: `no route for ${error.request.method} ${new URL(error.request.url, "http://x").pathname}` })
       }
+      if (error instanceof HttpServerError.RequestError) return unreadableBody(error)
       return Effect.failCause(cause)
     }
+    // HttpApiBuilder turns a body it cannot read (bad JSON, too large) into a defect.
+    const defect = Cause.dieOption(cause)
+    if (Option.isSome(defect) && defect.value instanceof HttpServerError.RequestError) return unreadableBody(defect.value)
     return Effect.zipRight(
       Effect.logError("request failed with a defect", cause),
       new InternalServerError({ message: "internal error" })
     )
-  }))
+  })))
 
-const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide([HealthLive, WorkLive]))
+const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide([HealthLive, WorkLive, JobsLive]))
 
 // Built together: the middleware, groups and docs share one Router/Middleware only within one build.
 const PublicAppLive = Layer.mergeAll(
@@ -69,9 +122,12 @@ const PublicAppLive = Layer.mergeAll(
 
 /** The public HttpApp with every service it needs already provided (R = never). */
 export const make = Effect.gen(function*() {
-  const shutdown = yield* Shutdown
-  const context = yield* Layer.build(PublicAppLive.pipe(Layer.provide(Layer.succeed(Shutdown, shutdown))))
+  const services = yield* Effect.context<Shutdown | WorkerPool | JobStore>()
+  const context = yield* Layer.build(PublicAppLive.pipe(Layer.provide(Layer.succeedContext(services))))
   const app = yield* Effect.provide(HttpApiBuilder.httpApp, context)
-  const services: Context.Context<HttpRouter.HttpRouter.DefaultServices> = context
-  return Effect.provide(app, services) satisfies HttpApp.Default<never, unknown>
+  const defaults: Context.Context<HttpRouter.HttpRouter.DefaultServices> = context
+  return app.pipe(
+    Effect.provide(defaults),
+    HttpIncomingMessage.withMaxBodySize(Option.some(MAX_BODY_BYTES))
+  ) satisfies HttpApp.Default<never, unknown>
 })
