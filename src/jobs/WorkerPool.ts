@@ -36,6 +36,11 @@ const work = (job: Job) =>
     }))
   )
 
+const defectMessage = (cause: Cause.Cause<unknown>) => {
+  const squashed = Cause.squash(cause)
+  return squashed instanceof Error ? squashed.message : String(squashed)
+}
+
 export const make = Effect.gen(function*() {
   const config = yield* AppConfig
   const store = yield* JobStore
@@ -69,18 +74,24 @@ export const make = Effect.gen(function*() {
       if (job === undefined || job.state === "done" || job.state === "failed") return
       running.add(id)
       yield* transition(id, "running")
-      yield* work(job).pipe(
-        Effect.matchCauseEffect({
-          onSuccess: () => transition(id, "done"),
-          // recover in the goroutine that panics: log the cause, mark the job failed, keep going
-          onFailure: (cause) =>
-            Effect.zipRight(
-              Effect.logError("job failed with a defect", cause).pipe(Effect.annotateLogs({ jobId: id })),
-              transition(id, "failed", Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : "defect")
-            )
-        }),
-        // Cut short (the deadline): back to queued, so the next start runs it again.
-        Effect.onInterrupt(() => Effect.ignore(transition(id, "queued")))
+      // Only the work is interruptible. Its outcome is recorded exactly once, uninterruptibly:
+      // an interrupt landing while `done` is being written must not also journal `queued`
+      // (the next start would run a finished job again).
+      yield* Effect.uninterruptibleMask((restore) =>
+        restore(work(job)).pipe(
+          Effect.matchCauseEffect({
+            onSuccess: () => transition(id, "done"),
+            onFailure: (cause) =>
+              Cause.isInterruptedOnly(cause)
+                // Cut short (the deadline): back to queued, so the next start runs it again.
+                ? transition(id, "queued")
+                // recover in the goroutine that panics: log the cause, mark the job failed, go on
+                : Effect.zipRight(
+                  Effect.logError("job failed with a defect", cause).pipe(Effect.annotateLogs({ jobId: id })),
+                  transition(id, "failed", defectMessage(cause))
+                )
+          })
+        )
       )
     }).pipe(
       Effect.catchAll((error) => Effect.logError("job journal write failed", error).pipe(Effect.annotateLogs({ jobId: id }))),

@@ -14,7 +14,14 @@ import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 
 /** A pool over a store that records its state changes and its close, both in one Ref. */
-const startPool = (options: { readonly dataDir?: string; readonly workers?: number; readonly queue?: number; readonly budgetMs?: number }) =>
+const startPool = (options: {
+  readonly dataDir?: string
+  readonly workers?: number
+  readonly queue?: number
+  readonly budgetMs?: number
+  /** Keeps the `done` write in flight this long after the record is written. */
+  readonly slowDoneMs?: number
+}) =>
   Effect.gen(function*() {
     const dataDir = options.dataDir ?? (yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "pool-"))))
     const events = yield* Ref.make<ReadonlyArray<string>>([])
@@ -27,7 +34,10 @@ const startPool = (options: { readonly dataDir?: string; readonly workers?: numb
         Effect.map((store) =>
           JobStore.JobStore.of({
             ...store,
-            transition: (id, state, error) => Effect.tap(store.transition(id, state, error), () => record(`${state} ${id}`))
+            transition: (id, state, error) =>
+              Effect.tap(store.transition(id, state, error), () => record(`${state} ${id}`)).pipe(
+                Effect.zipLeft(state === "done" && options.slowDoneMs !== undefined ? Effect.sleep(options.slowDoneMs) : Effect.void)
+              )
           })
         )
       )
@@ -104,6 +114,19 @@ describe("WorkerPool", () => {
       expect(states(all, queued.id)).toEqual(["running", "done"])
       const reopened = yield* JobStore.make(first.dataDir)
       expect(Option.getOrThrow(reopened.get(long.id)).state).toBe("done")
+      yield* reopened.close
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
+  it.live("a deadline that lands while `done` is being recorded does not also journal `queued` (no second run)", () =>
+    leakCheck(Effect.gen(function*() {
+      // The job ends at ~30 ms; its `done` write stays in flight until ~330 ms; the deadline is 150 ms.
+      const first = yield* startPool({ workers: 1, budgetMs: 150, slowDoneMs: 300 })
+      const job = yield* first.pool.submit({ ms: 30, payload: null })
+      yield* first.stop
+      expect(states(yield* Ref.get(first.events), job.id)).toEqual(["running", "done"])
+      const reopened = yield* JobStore.make(first.dataDir)
+      expect(Option.getOrThrow(reopened.get(job.id)).state).toBe("done")
+      expect(reopened.unfinished()).toEqual([])
       yield* reopened.close
     }).pipe(Effect.provide(captureLogs().layer))), 10_000)
 })
