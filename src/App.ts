@@ -19,6 +19,7 @@ import * as Signals from "./lifecycle/Signals.js"
 import * as ProcessSampler from "./observability/ProcessSampler.js"
 import * as JobStore from "./jobs/JobStore.js"
 import * as WorkerPool from "./jobs/WorkerPool.js"
+import * as Hub from "./socket/Hub.js"
 
 export class AdminServer extends Context.Tag("app/AdminServer")<AdminServer, OwnedServer.RunningServer>() {}
 export class PublicServer extends Context.Tag("app/PublicServer")<PublicServer, OwnedServer.RunningServer>() {}
@@ -43,12 +44,14 @@ export const PublicServerLive = Layer.scoped(
   Effect.gen(function*() {
     const config = yield* AppConfig
     const app = yield* PublicApp.make
+    const hub = yield* Hub.Hub
     return yield* OwnedServer.make({
       name: "public",
       host: config.host,
       port: config.port,
       drainDelayMs: config.drainDelayMs,
-      requestTimeoutMs: config.requestTimeoutMs
+      requestTimeoutMs: config.requestTimeoutMs,
+      upgrades: hub.upgrades
     }, app)
   })
 )
@@ -63,7 +66,9 @@ const DebugHangLive = Layer.scopedDiscard(Effect.gen(function*() {
 
 /** Everything acquired at startup, in order. Each provideMerge builds its argument first. */
 export const ServicesLive = PublicServerLive.pipe(
-  // Released in reverse: the routes drain, then the pool stops, then the store closes, once.
+  // Released in reverse: the routes drain (WebSocket sessions told to go away), the hub, then
+  // the pool stops, then the store closes, once.
+  Layer.provideMerge(Hub.layer),
   Layer.provideMerge(WorkerPool.layer),
   Layer.provideMerge(JobStore.layer),
   Layer.provideMerge(AdminServerLive),

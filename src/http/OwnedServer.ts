@@ -15,6 +15,7 @@ import type { HttpApp } from "@effect/platform"
 import { Data, Deferred, Duration, Effect, Exit, FiberSet, Option } from "effect"
 import * as Http from "node:http"
 import type * as Net from "node:net"
+import type { Duplex } from "node:stream"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
 import { FORCE_GRACE_MS } from "../lifecycle/ShutdownRunner.js"
@@ -32,6 +33,15 @@ export class ServeError extends Data.TaggedError("ServeError")<{
   }
 }
 
+/** Who serves upgraded (WebSocket) connections on this server. */
+export interface Upgrades {
+  /** Takes the upgrade if it serves this path; false lets the server answer 404. */
+  readonly handle: (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => boolean
+  /** When the listener closes: tell every upgraded peer to go away and wait for them at most
+   * `within`, then cut the rest. The HTTP drain runs meanwhile. */
+  readonly goAway: (within: Duration.Duration) => Effect.Effect<void>
+}
+
 export interface ServerOptions {
   /** "public" or "admin": names log lines, phases and owned fibers. */
   readonly name: string
@@ -39,7 +49,11 @@ export interface ServerOptions {
   readonly port: number
   readonly drainDelayMs: number
   readonly requestTimeoutMs: number
+  readonly upgrades?: Upgrades
 }
+
+/** How long WebSocket peers get to answer a going-away close before they are cut. */
+export const GOING_AWAY_WAIT_MS = 1_000
 
 export interface RunningServer {
   readonly name: string
@@ -88,6 +102,15 @@ const settleEndCallbackOnClose = (response: Http.ServerResponse) => {
     return Reflect.apply(end, this, args)
   } as typeof response.end
   response.once("close", () => settle?.())
+}
+
+/** Answers an upgrade request on the raw socket (no HTTP response object exists for it). */
+const refuseUpgrade = (socket: Duplex, status: 404 | 503) => {
+  const body = status === 503 ? errorBody("ShuttingDown", "the service is shutting down") : errorBody("NotFound", "no such route")
+  socket.end(
+    `HTTP/1.1 ${status} ${Http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n${status === 503 ? "retry-after: 5\r\n" : ""}\r\n${body}`
+  )
 }
 
 const refuse = (response: Http.ServerResponse) => {
@@ -154,6 +177,12 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
       if (shutdown.isShuttingDown()) response.setHeader("connection", "close")
       handler(request, response)
     })
+    // From the instant shutdown begins a new upgrade gets 503: a session opened now would only
+    // be told to go away.
+    server.on("upgrade", (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!accepting || shutdown.isShuttingDown()) return refuseUpgrade(socket, 503)
+      if (options.upgrades === undefined || !options.upgrades.handle(request, socket, head)) refuseUpgrade(socket, 404)
+    })
 
     const listen = Effect.async<void, ServeError>((resume) => {
       const onError = (cause: Error) => resume(Effect.fail(new ServeError({ server: options.name, reason: "Listen", cause })))
@@ -187,8 +216,14 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
         notifyIfDrained()
       }))
       const remaining = yield* shutdown.remaining
+      const goingAway = options.upgrades === undefined
+        ? Effect.void
+        : phase("ws-going-away")(options.upgrades.goAway(Duration.min(remaining, Duration.millis(GOING_AWAY_WAIT_MS))))
       // Interruptible on purpose: this runs inside a finalizer, and the timeout must be able to cut it.
-      const drained = yield* phase("drain")(waitDrained.pipe(Effect.interruptible, Effect.timeoutOption(remaining)))
+      const [, drained] = yield* Effect.all([
+        goingAway,
+        phase("drain")(waitDrained.pipe(Effect.interruptible, Effect.timeoutOption(remaining)))
+      ], { concurrency: 2 })
       if (Option.isNone(drained)) {
         const stragglers = yield* registry.snapshot
         const mine = stragglers.filter((fiber) => fiber.owner === `http.${options.name}`)

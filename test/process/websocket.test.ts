@@ -1,0 +1,131 @@
+// WebSocket sessions against the real process: messages, limits, heartbeat, slow consumers,
+// going-away on shutdown, and no leak after 1,000 sessions.
+import * as Net from "node:net"
+import { describe, expect, it } from "vitest"
+import { parsePrometheus, valueOf } from "../support/parsePrometheus.js"
+import { type Service, spawnService, waitFor } from "../support/spawnService.js"
+import { connect } from "../support/wsClients.js"
+
+const sessionClosed = (service: Service, code: number) =>
+  service.waitForLine((line) => line.message === "ws session closed" && line.closeCode === code, 5_000)
+
+const metric = async (service: Service, name: string) =>
+  valueOf(parsePrometheus(await (await fetch(`http://127.0.0.1:${service.adminPort}/metrics`)).text()), name)
+
+const ownedFibers = async (service: Service) =>
+  ((await (await fetch(`http://127.0.0.1:${service.adminPort}/debug/fibers`)).json()) as { fibers: Array<{ name: string }> })
+    .fibers.filter((fiber) => !fiber.name.startsWith("GET /")).length
+
+describe("WebSocket sessions", () => {
+  it("echo and broadcast across 3 clients; error frames for bad JSON, unknown type, binary; the session goes on", async () => {
+    const service = await spawnService()
+    const [a, b, c] = await Promise.all([connect(service.port), connect(service.port), connect(service.port)])
+    a!.ws.send(JSON.stringify({ type: "echo", data: { n: 1 } }))
+    expect(await a!.next()).toEqual({ type: "echo", data: { n: 1 } })
+    b!.ws.send(JSON.stringify({ type: "broadcast", data: "to all" }))
+    for (const client of [a!, b!, c!]) expect(await client.next()).toEqual({ type: "broadcast", data: "to all" })
+    a!.ws.send("{not json")
+    expect(await a!.next()).toEqual({ type: "error", error: "invalid JSON" })
+    a!.ws.send(JSON.stringify({ type: "dance", data: 1 }))
+    expect(await a!.next()).toMatchObject({ type: "error", error: expect.stringContaining("unknown message") })
+    a!.ws.send(Buffer.from([1, 2, 3]), { binary: true })
+    expect(await a!.next()).toMatchObject({ type: "error", error: expect.stringContaining("binary") })
+    a!.ws.send(JSON.stringify({ type: "echo", data: "still here" }))
+    expect(await a!.next()).toEqual({ type: "echo", data: "still here" })
+    expect(c!.messages).toHaveLength(1) // c got the broadcast only, none of a's errors
+  })
+
+  it("a message over WS_MAX_MESSAGE_BYTES -> close 1009", async () => {
+    const service = await spawnService({ WS_MAX_MESSAGE_BYTES: "1024" })
+    const client = await connect(service.port)
+    client.ws.send(JSON.stringify({ type: "echo", data: "x".repeat(2_000) }))
+    expect((await waitFor(client.closed, 2_000, "close")).code).toBe(1009)
+    expect(await sessionClosed(service, 1009)).toMatchObject({ sessionId: expect.any(String), durationMs: expect.any(Number) })
+  })
+
+  it("a client that never answers pings is closed with 1011 after the pong timeout", async () => {
+    const service = await spawnService({ WS_PING_INTERVAL_MS: "100", WS_PONG_TIMEOUT_MS: "150" })
+    const silent = await connect(service.port, { autoPong: false })
+    const alive = await connect(service.port)
+    const opened = performance.now()
+    expect((await waitFor(silent.closed, 2_000, "close")).code).toBe(1011)
+    expect(performance.now() - opened).toBeGreaterThanOrEqual(200)
+    expect(await sessionClosed(service, 1011)).toMatchObject({ reason: "no pong within WS_PONG_TIMEOUT_MS" })
+    // A client that answers pings is untouched.
+    alive.ws.send(JSON.stringify({ type: "echo", data: 1 }))
+    expect(await alive.next()).toEqual({ type: "echo", data: 1 })
+  })
+
+  it("a client that never reads: its outbox fills, it is cut off with 1008, and 50 others still get a broadcast promptly", async () => {
+    const service = await spawnService({ WS_SEND_QUEUE: "4" })
+    const others = await Promise.all(Array.from({ length: 50 }, () => connect(service.port)))
+    const slow = await connect(service.port)
+    ;(slow.ws as unknown as { _socket: Net.Socket })._socket.pause() // stops reading; still writes
+    const frame = JSON.stringify({ type: "echo", data: "y".repeat(60_000) })
+    for (let i = 0; i < 200 && !service.lines.some((line) => line.closeCode === 1008); i++) {
+      slow.ws.send(frame)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    expect(await sessionClosed(service, 1008)).toMatchObject({ reason: "slow consumer" })
+    const sent = performance.now()
+    others[0]!.ws.send(JSON.stringify({ type: "broadcast", data: "still flowing" }))
+    await Promise.all(others.map((client) => client.next()))
+    expect(performance.now() - sent).toBeLessThan(1_000)
+    for (const client of others) expect(client.messages.at(-1)).toEqual({ type: "broadcast", data: "still flowing" })
+  }, 20_000)
+
+  it("shutdown with 100 sessions: each gets 1001, a peer that ignores the close frame is cut, exit 0 within the budget", async () => {
+    const service = await spawnService({ SHUTDOWN_TIMEOUT_MS: "3000" })
+    const clients = await Promise.all(Array.from({ length: 100 }, () => connect(service.port)))
+    // A peer that completes the handshake, then never reads or answers anything.
+    const deaf = Net.connect({ port: service.port, host: "127.0.0.1" })
+    deaf.on("error", () => undefined)
+    deaf.write(
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    await waitFor(new Promise((resolve) => deaf.once("data", resolve)), 2_000, "the 101 response")
+    deaf.pause()
+    const deafClosed = new Promise((resolve) => deaf.once("close", resolve))
+    const sent = service.signal("SIGTERM")
+    const codes = await Promise.all(clients.map((client) => waitFor(client.closed, 3_000, "close")))
+    expect(codes.every(({ code }) => code === 1001)).toBe(true)
+    const exited = await waitFor(service.exited, 4_000, "exit")
+    expect(exited.code).toBe(0)
+    expect(exited.at - sent).toBeLessThan(3_000)
+    deaf.resume() // paused, it could not see its own close
+    await waitFor(deafClosed, 1_000, "the deaf peer to be cut")
+    expect(service.lines.some((line) => line.message === "ws peers did not answer going-away; cutting them")).toBe(true)
+  }, 15_000)
+
+  it("a new upgrade during shutdown gets 503; other paths 404", async () => {
+    const service = await spawnService({ DRAIN_DELAY_MS: "500" })
+    await expect(connect(service.port, {}, "/elsewhere")).rejects.toThrow("upgrade refused: 404")
+    await connect(service.port) // /ws is served
+    service.signal("SIGTERM")
+    await service.waitForLine((line) => line.message === "shutdown")
+    await expect(connect(service.port)).rejects.toThrow("upgrade refused: 503")
+  })
+
+  it("no leak: 1,000 sessions ended three ways leave the hub and the owned fibers at baseline", async () => {
+    const service = await spawnService({ WS_PING_INTERVAL_MS: "150", WS_PONG_TIMEOUT_MS: "150" })
+    const baseline = await ownedFibers(service)
+    for (let batch = 0; batch < 10; batch++) {
+      const clients = await Promise.all(Array.from({ length: 100 }, (_, i) => connect(service.port, { autoPong: i % 3 !== 2 })))
+      expect(await metric(service, "ws_sessions")).toBeGreaterThanOrEqual(100)
+      clients.forEach((client, i) => {
+        if (i % 3 === 0) client.ws.close(1000, "bye") // clean close
+        else if (i % 3 === 1) client.ws.terminate() // abrupt socket destroy
+        // i % 3 === 2: autoPong off, left to the pong timeout
+      })
+      await Promise.all(clients.map((client) => waitFor(client.closed, 3_000, "close")))
+    }
+    const deadline = performance.now() + 5_000
+    while (performance.now() < deadline && (await metric(service, "ws_sessions")) > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 50)) // polling the service's own gauge
+    }
+    expect(await metric(service, "ws_sessions")).toBe(0)
+    expect(await ownedFibers(service)).toBe(baseline)
+    expect(service.lines.filter((line) => line.message === "ws session closed")).toHaveLength(1_000)
+  }, 30_000)
+})
