@@ -20,6 +20,7 @@ import * as ProcessSampler from "./observability/ProcessSampler.js"
 import * as JobStore from "./jobs/JobStore.js"
 import * as WorkerPool from "./jobs/WorkerPool.js"
 import * as Hub from "./socket/Hub.js"
+import * as Upstream from "./resilience/Upstream.js"
 
 export class AdminServer extends Context.Tag("app/AdminServer")<AdminServer, OwnedServer.RunningServer>() {}
 export class PublicServer extends Context.Tag("app/PublicServer")<PublicServer, OwnedServer.RunningServer>() {}
@@ -69,6 +70,7 @@ export const ServicesLive = PublicServerLive.pipe(
   // Released in reverse: the routes drain (WebSocket sessions told to go away), the hub, then
   // the pool stops, then the store closes, once.
   Layer.provideMerge(Hub.layer),
+  Layer.provideMerge(Upstream.layer),
   Layer.provideMerge(WorkerPool.layer),
   Layer.provideMerge(JobStore.layer),
   Layer.provideMerge(AdminServerLive),

@@ -1,7 +1,7 @@
 // The service's configuration: every environment variable, read once, validated, typed.
 // No other module reads process.env; they take AppConfig from the context.
 import { Config, ConfigError, Context, Effect, Layer } from "effect"
-import { flag, host, integer, millis, oneOf, optionalSecret, path, port } from "./env.js"
+import { flag, host, integer, millis, oneOf, optionalSecret, optionalUrl, path, port } from "./env.js"
 
 export const LogLevels = ["debug", "info", "warn", "error"] as const
 export type LogLevelName = (typeof LogLevels)[number]
@@ -20,6 +20,11 @@ export const appConfig = Config.all({
   wsPongTimeoutMs: millis("WS_PONG_TIMEOUT_MS", 10_000, { min: 10, max: 3_600_000 }),
   wsMaxMessageBytes: integer("WS_MAX_MESSAGE_BYTES", 65_536, { min: 16, max: 16 * 1024 * 1024 }),
   wsSendQueue: integer("WS_SEND_QUEUE", 256, { min: 1, max: 100_000 }),
+  upstreamUrl: optionalUrl("UPSTREAM_URL"),
+  upstreamTimeoutMs: millis("UPSTREAM_TIMEOUT_MS", 2_000, { min: 1, max: 600_000 }),
+  upstreamRetries: integer("UPSTREAM_RETRIES", 2, { min: 0, max: 10 }),
+  breakerFailures: integer("BREAKER_FAILURES", 5, { min: 1, max: 1_000 }),
+  breakerResetMs: millis("BREAKER_RESET_MS", 10_000, { min: 1, max: 3_600_000 }),
   workers: integer("WORKERS", 4, { min: 1, max: 256 }),
   jobQueueSize: integer("JOB_QUEUE_SIZE", 1_000, { min: 1, max: 1_000_000 }),
   dataDir: path("DATA_DIR", "./data"),
@@ -61,6 +66,11 @@ export const test = (overrides: Partial<AppConfigShape> = {}): AppConfigShape =>
   wsPongTimeoutMs: 10_000,
   wsMaxMessageBytes: 65_536,
   wsSendQueue: 256,
+  upstreamUrl: undefined,
+  upstreamTimeoutMs: 2_000,
+  upstreamRetries: 2,
+  breakerFailures: 5,
+  breakerResetMs: 10_000,
   workers: 4,
   jobQueueSize: 1_000,
   dataDir: "./data",

@@ -56,6 +56,19 @@ export const optionalSecret = (name: string): Config.Config<string | undefined> 
 export const path = (name: string, fallback: string) =>
   fromString(name, fallback, (raw) => raw !== "" && !raw.includes("\0") ? Either.right(raw) : invalid(name, "a directory path", raw))
 
+/** Optional http(s) URL: unset or empty means "not configured". */
+export const optionalUrl = (name: string): Config.Config<URL | undefined> =>
+  fromString(name, "", (raw) => {
+    if (raw === "") return Either.right(undefined)
+    try {
+      const url = new URL(raw)
+      if (url.protocol === "http:" || url.protocol === "https:") return Either.right(url)
+    } catch {
+      // fall through to the error below
+    }
+    return invalid(name, "an http:// or https:// URL", raw)
+  })
+
 export const flag = (name: string) =>
   fromString(name, "false", (raw) => {
     const lower = raw.toLowerCase()

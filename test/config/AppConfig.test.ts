@@ -26,6 +26,11 @@ describe("AppConfig", () => {
         wsPongTimeoutMs: 10_000,
         wsMaxMessageBytes: 65_536,
         wsSendQueue: 256,
+        upstreamUrl: undefined,
+        upstreamTimeoutMs: 2_000,
+        upstreamRetries: 2,
+        breakerFailures: 5,
+        breakerResetMs: 10_000,
         workers: 4,
         jobQueueSize: 1_000,
         dataDir: "./data",
@@ -54,7 +59,9 @@ describe("AppConfig", () => {
     ["HOST", "http://example"],
     ["DEBUG_HANG_ON_SHUTDOWN", "maybe"],
     ["WORKERS", "0"],
-    ["JOB_QUEUE_SIZE", "lots"]
+    ["JOB_QUEUE_SIZE", "lots"],
+    ["UPSTREAM_URL", "ftp://example"],
+    ["UPSTREAM_URL", "not a url"]
   ])("rejects %s=%j, naming the variable and the value", ([variable, value]) =>
     Effect.gen(function*() {
       const found = yield* problems({ [variable]: value })

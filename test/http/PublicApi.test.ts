@@ -9,6 +9,9 @@ import * as AppConfig from "../../src/config/AppConfig.js"
 import * as OwnedServer from "../../src/http/OwnedServer.js"
 import * as JobStore from "../../src/jobs/JobStore.js"
 import * as WorkerPool from "../../src/jobs/WorkerPool.js"
+import * as Upstream from "../../src/resilience/Upstream.js"
+import { startUpstream } from "../support/fakeUpstream.js"
+import { RawConnection } from "../support/RawConnection.js"
 import { Api } from "../../src/http/public/Api.js"
 import { BadRequest, Draining } from "../../src/http/public/ApiErrors.js"
 import * as PublicApp from "../../src/http/public/PublicApp.js"
@@ -18,16 +21,15 @@ import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 
-const startPublic = Effect.gen(function*() {
+const startPublicWith = (overrides: Partial<AppConfig.AppConfigShape>) => Effect.gen(function*() {
   const shutdown = yield* Shutdown.make(2_000)
   const registry = yield* FiberRegistry.make
   const scope = yield* Scope.make()
   const dataDir = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "jobs-")))
   // Built into the server's scope, before it: released after the server, as in the app.
   const jobs = yield* Layer.buildWithScope(
-    WorkerPool.layer.pipe(
-      Layer.provideMerge(JobStore.layer),
-      Layer.provide(AppConfig.layer(AppConfig.test({ dataDir, jobQueueSize: 2, workers: 1 }))),
+    Layer.merge(WorkerPool.layer.pipe(Layer.provideMerge(JobStore.layer)), Upstream.layer).pipe(
+      Layer.provide(AppConfig.layer(AppConfig.test({ dataDir, jobQueueSize: 2, workers: 1, ...overrides }))),
       Layer.provide(Layer.succeed(Shutdown.Shutdown, shutdown)),
       Layer.provide(Layer.succeed(FiberRegistry.FiberRegistry, registry))
     ),
@@ -46,6 +48,8 @@ const startPublic = Effect.gen(function*() {
   yield* Effect.addFinalizer(() => Effect.zipRight(shutdown.trigger(ShutdownReason.Completed()), Scope.close(scope, Exit.void)))
   return { baseUrl, shutdown, registry }
 })
+
+const startPublic = startPublicWith({})
 
 const get = (url: string) =>
   Effect.promise(async () => {
@@ -125,7 +129,7 @@ describe("public API", () => {
       const { baseUrl } = yield* startPublic
       const { body, status } = yield* get(`${baseUrl}/openapi.json`)
       expect(status).toBe(200)
-      expect(Object.keys(body.paths).sort()).toEqual(["/healthz", "/jobs", "/jobs/{id}", "/readyz", "/sleep"])
+      expect(Object.keys(body.paths).sort()).toEqual(["/healthz", "/jobs", "/jobs/{id}", "/readyz", "/sleep", "/upstream"])
       expect(JSON.stringify(body)).not.toContain("HttpApiDecodeError")
       expect(body.paths["/sleep"].get.responses["400"].content["application/json"].schema).toEqual({
         $ref: "#/components/schemas/BadRequest"
@@ -192,4 +196,31 @@ describe("public API", () => {
       const closing = yield* post(`${baseUrl}/jobs`, `{"ms":1}`)
       expect(closing).toMatchObject({ status: 503, retryAfter: "5", body: { error: "ShuttingDown" } })
     }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
+  it.live("GET /upstream wraps the upstream's JSON; unset URL -> 503 UpstreamNotConfigured", () =>
+    leakCheck(Effect.gen(function*() {
+      const fake = yield* Effect.promise(startUpstream)
+      fake.script.push({ status: 200, body: { price: 42 } })
+      const { baseUrl } = yield* startPublicWith({ upstreamUrl: new URL(fake.url) })
+      expect(yield* get(`${baseUrl}/upstream`)).toMatchObject({ status: 200, body: { upstream: { price: 42 } } })
+      const unset = yield* startPublic
+      expect(yield* get(`${unset.baseUrl}/upstream`)).toMatchObject({ status: 503, body: { error: "UpstreamNotConfigured" } })
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
+  it.live("a client that disconnects mid-call: the upstream sees its socket closed within 100 ms; the handler saw the interrupt", () => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const fake = yield* Effect.promise(startUpstream)
+      fake.script.push("hang")
+      const { baseUrl } = yield* startPublicWith({ upstreamUrl: new URL(fake.url), upstreamTimeoutMs: 10_000 })
+      const client = yield* Effect.promise(() => RawConnection.open(Number(new URL(baseUrl).port)))
+      client.request("/upstream")
+      while (fake.requests.length === 0) yield* Effect.sleep("5 millis") // the upstream's own record is the event
+      client.destroy()
+      const destroyedAt = performance.now()
+      yield* logs.waitForLine((line) => line.message === "upstream call interrupted")
+      while (fake.requests[0]!.closedAt === undefined && performance.now() - destroyedAt < 1_000) yield* Effect.sleep("5 millis")
+      expect(fake.requests[0]!.closedAt! - destroyedAt).toBeLessThan(100)
+    }).pipe(Effect.provide(logs.layer)))
+  }, 10_000)
 })

@@ -10,7 +10,10 @@ import {
   onTheWire,
   PayloadTooLarge,
   QueueFull,
-  ShuttingDown
+  ShuttingDown,
+  CircuitOpen,
+  UpstreamNotConfigured,
+  UpstreamUnavailable
 } from "./ApiErrors.js"
 
 export const MAX_SLEEP_MS = 600_000
@@ -72,10 +75,21 @@ export class Jobs extends HttpApiGroup.make("jobs")
   )
 {}
 
+export class UpstreamGroup extends HttpApiGroup.make("upstream")
+  .add(
+    HttpApiEndpoint.get("get", "/upstream")
+      .addSuccess(Schema.Struct({ upstream: Schema.Unknown }))
+      .addError(onTheWire(UpstreamNotConfigured, 503))
+      .addError(onTheWire(CircuitOpen, 503))
+      .addError(onTheWire(UpstreamUnavailable, 503))
+  )
+{}
+
 export class Api extends HttpApi.make("public")
   .add(Health)
   .add(Work)
   .add(Jobs)
+  .add(UpstreamGroup)
   .addError(onTheWire(BadRequest, 400))
   .addError(onTheWire(NotFound, 404))
   .addError(onTheWire(PayloadTooLarge, 413))

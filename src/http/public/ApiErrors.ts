@@ -26,6 +26,13 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { messa
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", { message: Schema.String }) {}
 export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", { message: Schema.String }) {}
 export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDown", { message: Schema.String }) {}
+export class UpstreamNotConfigured
+  extends Schema.TaggedError<UpstreamNotConfigured>()("UpstreamNotConfigured", { message: Schema.String })
+{}
+export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", { message: Schema.String }) {}
+export class UpstreamUnavailable
+  extends Schema.TaggedError<UpstreamUnavailable>()("UpstreamUnavailable", { message: Schema.String })
+{}
 export class InternalServerError
   extends Schema.TaggedError<InternalServerError>()("InternalServerError", { message: Schema.String })
 {}

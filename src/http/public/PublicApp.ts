@@ -15,6 +15,7 @@ import { Shutdown } from "../../lifecycle/Shutdown.js"
 import { Api } from "./Api.js"
 import { JobStore } from "../../jobs/JobStore.js"
 import { WorkerPool } from "../../jobs/WorkerPool.js"
+import { Upstream } from "../../resilience/Upstream.js"
 import {
   BadRequest,
   Draining,
@@ -22,7 +23,10 @@ import {
   NotFound,
   PayloadTooLarge,
   QueueFull,
-  ShuttingDown
+  ShuttingDown,
+  CircuitOpen,
+  UpstreamNotConfigured,
+  UpstreamUnavailable
 } from "./ApiErrors.js"
 
 const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
@@ -67,6 +71,23 @@ const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
         }))
   }))
 
+const UpstreamLive = HttpApiBuilder.group(Api, "upstream", (handlers) =>
+  Effect.gen(function*() {
+    const upstream = yield* Upstream
+    return handlers.handle("get", () =>
+      upstream.call("GET").pipe(
+        // A client gone, a request timeout or the shutdown deadline: the call is cut, not awaited.
+        Effect.onInterrupt(() => Effect.logInfo("upstream call interrupted")),
+        Effect.map((body) => ({ upstream: body })),
+        Effect.catchTags({
+          UpstreamNotConfigured: () => new UpstreamNotConfigured({ message: "UPSTREAM_URL is not set" }),
+          CircuitOpen: ({ retryAfterMs }) =>
+            new CircuitOpen({ message: `the upstream is failing; not calling it for ${Math.ceil(retryAfterMs / 1000)} s` }),
+          UpstreamError: (error) => new UpstreamUnavailable({ message: error.message })
+        })
+      ))
+  }))
+
 /** 1 MiB: bodies are refused from Content-Length before they are read, and cut off when read. */
 export const MAX_BODY_BYTES = 1024 * 1024
 
@@ -108,7 +129,7 @@ const ErrorsLive = HttpApiBuilder.middleware(Api, (app) =>
     )
   })))
 
-const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide([HealthLive, WorkLive, JobsLive]))
+const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide([HealthLive, WorkLive, JobsLive, UpstreamLive]))
 
 // Built together: the middleware, groups and docs share one Router/Middleware only within one build.
 const PublicAppLive = Layer.mergeAll(
@@ -122,7 +143,7 @@ const PublicAppLive = Layer.mergeAll(
 
 /** The public HttpApp with every service it needs already provided (R = never). */
 export const make = Effect.gen(function*() {
-  const services = yield* Effect.context<Shutdown | WorkerPool | JobStore>()
+  const services = yield* Effect.context<Shutdown | WorkerPool | JobStore | Upstream>()
   const context = yield* Layer.build(PublicAppLive.pipe(Layer.provide(Layer.succeedContext(services))))
   const app = yield* Effect.provide(HttpApiBuilder.httpApp, context)
   const defaults: Context.Context<HttpRouter.HttpRouter.DefaultServices> = context

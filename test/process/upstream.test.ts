@@ -1,0 +1,25 @@
+// Shutdown during a slow upstream call: the call is cut at the deadline, not after it.
+import { describe, expect, it } from "vitest"
+import { startUpstream } from "../support/fakeUpstream.js"
+import { spawnService, waitFor } from "../support/spawnService.js"
+
+describe("GET /upstream during shutdown", () => {
+  it("a slow upstream call is interrupted at the deadline: the client gets 503 and the upstream socket closes then", async () => {
+    const fake = await startUpstream()
+    fake.script.push("hang")
+    const service = await spawnService({ UPSTREAM_URL: fake.url, UPSTREAM_TIMEOUT_MS: "5000", SHUTDOWN_TIMEOUT_MS: "500" })
+    const pending = fetch(`http://127.0.0.1:${service.port}/upstream`)
+    while (fake.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5)) // the upstream's record is the event
+    const sent = service.signal("SIGTERM")
+    const response = await pending
+    expect(response.status).toBe(503)
+    expect(await response.json()).toMatchObject({ error: "ShuttingDown" })
+    const exited = await waitFor(service.exited, 3_000, "exit")
+    expect(exited.code).toBe(124)
+    const closedAt = fake.requests[0]!.closedAt
+    expect(closedAt).toBeDefined()
+    expect(closedAt! - sent).toBeGreaterThanOrEqual(450)
+    expect(closedAt! - sent).toBeLessThan(1_000) // at the 500 ms deadline, not the 5 s attempt timeout
+    expect(service.lines.some((line) => line.message === "upstream call interrupted")).toBe(true)
+  }, 10_000)
+})

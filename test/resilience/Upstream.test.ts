@@ -1,0 +1,99 @@
+// The outbound client against a real upstream whose answers the test scripts.
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Either, Layer } from "effect"
+import * as AppConfig from "../../src/config/AppConfig.js"
+import { Upstream, layer } from "../../src/resilience/Upstream.js"
+import { captureLogs } from "../support/captureLogs.js"
+import { startUpstream } from "../support/fakeUpstream.js"
+import { leakCheck } from "../support/LeakCheck.js"
+
+const withUpstream = (url: string | undefined, overrides: Partial<AppConfig.AppConfigShape> = {}) =>
+  Layer.provide(
+    layer,
+    AppConfig.layer(AppConfig.test({
+      upstreamUrl: url === undefined ? undefined : new URL(url),
+      upstreamTimeoutMs: 150,
+      upstreamRetries: 2,
+      breakerFailures: 3,
+      breakerResetMs: 300,
+      ...overrides
+    }))
+  )
+
+const failureOf = <A, E>(result: Either.Either<A, E>) => Either.isLeft(result) ? result.left : undefined
+
+describe("Upstream", () => {
+  it.live("success: the JSON body, one request", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.promise(startUpstream)
+      fake.script.push({ status: 200, body: { hello: "upstream" } })
+      yield* leakCheck(Effect.gen(function*() {
+        const upstream = yield* Upstream
+        expect(yield* upstream.call("GET")).toEqual({ hello: "upstream" })
+      }).pipe(Effect.provide(withUpstream(fake.url))))
+      expect(fake.requests).toHaveLength(1)
+    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+
+  it.live("a timeout, then success on retry; the timed-out attempt's socket is closed at the upstream", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.promise(startUpstream)
+      fake.script.push("hang", { status: 200, body: { n: 2 } })
+      const value = yield* Effect.flatMap(Upstream, (upstream) => upstream.call("GET")).pipe(Effect.provide(withUpstream(fake.url)))
+      expect(value).toEqual({ n: 2 })
+      expect(fake.requests).toHaveLength(2)
+      const first = fake.requests[0]!
+      expect(first.closedAt).toBeDefined()
+      expect(first.closedAt! - first.at).toBeLessThan(150 + 100) // cut at its timeout
+    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+
+  it.live("a non-idempotent call is not retried, and a 4xx is not retried", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.promise(startUpstream)
+      fake.script.push({ status: 503 }, { status: 404 })
+      yield* Effect.gen(function*() {
+        const upstream = yield* Upstream
+        const post = failureOf(yield* Effect.either(upstream.call("POST")))
+        expect(post).toMatchObject({ _tag: "UpstreamError", reason: "Status", status: 503 })
+        expect(fake.requests).toHaveLength(1)
+        const notFound = failureOf(yield* Effect.either(upstream.call("GET")))
+        expect(notFound).toMatchObject({ _tag: "UpstreamError", reason: "Status", status: 404 })
+        expect(fake.requests).toHaveLength(2)
+      }).pipe(Effect.provide(withUpstream(fake.url)))
+    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+
+  it.live("5xx is retried UPSTREAM_RETRIES times, then fails", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.promise(startUpstream)
+      fake.script.push({ status: 500 }, { status: 502 }, { status: 503 }, { status: 200 })
+      const result = yield* Effect.either(Effect.flatMap(Upstream, (upstream) => upstream.call("GET"))).pipe(
+        Effect.provide(withUpstream(fake.url))
+      )
+      expect(failureOf(result)).toMatchObject({ reason: "Status", status: 503 })
+      expect(fake.requests).toHaveLength(3)
+    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+
+  it.live("the breaker opens after BREAKER_FAILURES failed calls, answers at once while open, then lets a trial through", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.promise(startUpstream)
+      fake.script.push({ status: 500 }, { status: 500 })
+      yield* Effect.gen(function*() {
+        const upstream = yield* Upstream
+        for (let i = 0; i < 2; i++) yield* Effect.either(upstream.call("GET"))
+        expect(yield* upstream.breaker.state).toBe("open")
+        const open = yield* Effect.either(upstream.call("GET"))
+        expect(failureOf(open)).toMatchObject({ _tag: "CircuitOpen" })
+        expect(fake.requests).toHaveLength(2) // answered without calling the upstream
+        yield* Effect.sleep("350 millis") // BREAKER_RESET_MS = 300, real time: the upstream is real
+        expect(yield* upstream.call("GET")).toEqual({ ok: true })
+        expect(yield* upstream.breaker.state).toBe("closed")
+      }).pipe(Effect.provide(withUpstream(fake.url, { breakerFailures: 2, upstreamRetries: 0 })))
+    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+
+  it.live("UPSTREAM_URL unset -> UpstreamNotConfigured, nothing called", () =>
+    Effect.gen(function*() {
+      const result = yield* Effect.either(Effect.flatMap(Upstream, (upstream) => upstream.call("GET"))).pipe(
+        Effect.provide(withUpstream(undefined))
+      )
+      expect(failureOf(result)).toMatchObject({ _tag: "UpstreamNotConfigured" })
+    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+})
