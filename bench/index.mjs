@@ -1,36 +1,38 @@
-// npm run bench [-- --only=hello] [-- --duration=5]
-// Every figure is measured for raw node:http, stock @effect/platform-node and this service in the
-// same run, and printed with its ratio to raw node:http (this machine is shared and noisy).
-import { load, ratio, servers, start } from "./lib.mjs"
+// npm run bench [-- --only=hello,p99] [-- --duration=5] [-- --ws-connections=5000]
+// Every figure is measured for each server in the same run, one server at a time in its own
+// child process, and printed with its ratio to the baseline (raw node:http, or raw ws for the
+// WebSocket figures): this machine is shared and noisy, so only same-run ratios mean anything.
+import { existsSync } from "node:fs"
+import { ratio, servers } from "./lib.mjs"
+import { http } from "./figures/http.mjs"
+import { shutdown } from "./figures/shutdown.mjs"
+import { websocket } from "./figures/websocket.mjs"
 
 const args = Object.fromEntries(process.argv.slice(2).map((arg) => arg.replace(/^--/, "").split("=")))
 const duration = Number(args.duration ?? 5)
-
-const figures = {
-  hello: {
-    title: `hello throughput, 50 connections, ${duration} s (req/s; higher is better)`,
-    measure: async (port) => (await load({ url: `http://127.0.0.1:${port}/healthz`, connections: 50, duration })).requests.average
-  },
-  p99: {
-    title: `p99 latency, 100 connections, ${duration} s (ms; lower is better)`,
-    measure: async (port) => (await load({ url: `http://127.0.0.1:${port}/healthz`, connections: 100, duration })).latency.p99
-  }
-}
-
+const figures = { ...http(duration), ...shutdown, ...websocket(duration, Number(args["ws-connections"] ?? 5_000)) }
 const selected = args.only === undefined ? Object.keys(figures) : args.only.split(",")
-// --servers=raw,service runs a subset (the ratio needs raw).
-const chosen = args.servers === undefined ? Object.keys(servers) : args.servers.split(",")
+const chosen = args.servers === undefined ? undefined : args.servers.split(",")
+
+if (!existsSync("dist/main.js")) throw new Error("dist/main.js is missing: run `npm run build` first")
+const startedAt = Date.now()
+const summary = []
 for (const name of selected) {
   const figure = figures[name]
   if (figure === undefined) throw new Error(`unknown figure ${name}; one of ${Object.keys(figures).join(", ")}`)
+  const keys = figure.servers.filter((key) => chosen === undefined || chosen.includes(key) || key === figure.servers[0])
   const rows = []
-  for (const [key, server] of Object.entries(servers).filter(([key]) => chosen.includes(key))) {
-    const running = await start(server)
-    await load({ url: `http://127.0.0.1:${running.port}/healthz`, connections: 10, amount: 2_000 }) // warm up
-    rows.push({ key, label: server.label, value: await figure.measure(running.port) })
-    await running.stop()
-  }
-  const baseline = rows.find((row) => row.key === "raw").value
-  console.log(`\n${figure.title}`)
-  console.table(rows.map((row) => ({ server: row.label, value: Math.round(row.value * 100) / 100, "ratio to raw": ratio(row.value, baseline) })))
+  for (const key of keys) rows.push({ key, value: await figure.measure(key) })
+  const baseline = rows[0].value
+  console.log(`\n${figure.title} (${figure.unit}, ${figure.better} is better; target ${figure.target})`)
+  console.table(rows.map(({ key, value }) => ({
+    server: servers[key].label,
+    [figure.unit]: value === null ? "no exit within 10 s" : Math.round(value * 100) / 100,
+    "ratio to baseline": value === null || baseline === null ? "n/a" : ratio(value, baseline)
+  })))
+  const service = rows.find((row) => row.key === "service")
+  summary.push({ figure: name, service: service?.value === null ? "no exit" : Math.round((service?.value ?? NaN) * 100) / 100, unit: figure.unit, ratio: service?.value === null || baseline === null ? "n/a" : ratio(service.value, baseline), target: figure.target })
 }
+console.log("\nsummary (this service)")
+console.table(summary)
+console.log(`bench took ${Math.round((Date.now() - startedAt) / 1000)} s`)

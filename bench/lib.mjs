@@ -6,15 +6,43 @@ import { spawn } from "node:child_process"
 export const servers = {
   raw: { label: "raw node:http", args: ["bench/servers/raw.mjs"] },
   stock: { label: "stock @effect/platform-node", args: ["bench/servers/stock-effect.mjs"] },
-  service: { label: "this service (logs, metrics, tracing on)", args: ["dist/main.js"] }
+  service: { label: "this service (logs, metrics, tracing on)", args: ["dist/main.js"] },
+  rawWs: { label: "raw ws (node:http + ws)", args: ["bench/servers/raw-ws.mjs"] }
 }
+
+/** Resident set size of a process, in bytes (Linux /proc). */
+export const rssOf = async (pid) => {
+  const { readFile } = await import("node:fs/promises")
+  const status = await readFile(`/proc/${pid}/status`, "utf8")
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+
+/** Resolves with the exit time (performance.now()) or null if it did not exit within `ms`. */
+export const exitWithin = (child, ms) =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve(performance.now())
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      resolve(null)
+    }, ms)
+    child.once("exit", () => {
+      clearTimeout(timer)
+      resolve(performance.now())
+    })
+  })
+
+const benchDataDir = () => `${process.env.TMPDIR ?? "/tmp"}/owned-service-bench-${process.pid}-${Math.random().toString(36).slice(2)}`
 
 /** Starts `server`; resolves once it is listening, with its port and a stop function. */
 export const start = (server, env = {}) =>
   new Promise((resolve, reject) => {
     const startedAt = performance.now()
     const child = spawn(process.execPath, server.args, {
-      env: { PATH: process.env.PATH, PORT: "0", ADMIN_PORT: "0", HOST: "127.0.0.1", ...env },
+      env: { PATH: process.env.PATH, PORT: "0", ADMIN_PORT: "0", HOST: "127.0.0.1", DATA_DIR: benchDataDir(), ...env },
       stdio: ["ignore", "pipe", "inherit"]
     })
     const timer = setTimeout(() => reject(new Error(`${server.label} did not start`)), 10_000)

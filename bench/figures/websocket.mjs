@@ -1,0 +1,99 @@
+// WebSocket figures (raw ws vs this service) and fiber churn (this service).
+import WebSocket from "ws"
+import http from "node:http"
+import { rssOf, servers, sleep, start } from "../lib.mjs"
+
+const open = (port) =>
+  new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`)
+    ws.once("open", () => resolve(ws))
+    ws.once("error", reject)
+  })
+
+const openMany = async (port, count) => {
+  const clients = []
+  for (let i = 0; i < count; i += 200) clients.push(...(await Promise.all(Array.from({ length: Math.min(200, count - i) }, () => open(port)))))
+  return clients
+}
+
+const echoFrame = (key, n) => key === "rawWs" ? `echo ${n}` : JSON.stringify({ type: "echo", data: n })
+
+const ownedFibers = async (adminPort) =>
+  (await (await fetch(`http://127.0.0.1:${adminPort}/debug/fibers`)).json()).fibers.filter((f) => !f.name.startsWith("GET /")).length
+
+export const websocket = (duration, connections) => ({
+  "ws-memory": {
+    title: `WebSocket memory per idle connection, ${connections} connections`,
+    unit: "KB",
+    better: "lower",
+    target: "<= 40 KB",
+    servers: ["rawWs", "service"],
+    measure: async (key) => {
+      const running = await start(servers[key])
+      await sleep(500)
+      const before = await rssOf(running.child.pid)
+      const clients = await openMany(running.port, connections)
+      await sleep(1_500)
+      const after = await rssOf(running.child.pid)
+      for (const ws of clients) ws.terminate()
+      await running.stop()
+      return (after - before) / connections / 1024
+    }
+  },
+  "ws-echo": {
+    title: `WebSocket echo, 50 clients in lock-step, ${duration} s`,
+    unit: "msg/s",
+    better: "higher",
+    target: ">= 0.5x raw ws",
+    servers: ["rawWs", "service"],
+    measure: async (key) => {
+      const running = await start(servers[key])
+      const clients = await openMany(running.port, 50)
+      let count = 0
+      const until = performance.now() + duration * 1_000
+      await Promise.all(clients.map((ws) =>
+        new Promise((resolve) => {
+          const send = () => (performance.now() < until ? ws.send(echoFrame(key, count)) : resolve())
+          ws.on("message", () => {
+            count += 1
+            send()
+          })
+          send()
+        })
+      ))
+      for (const ws of clients) ws.terminate()
+      await running.stop()
+      return count / duration
+    }
+  },
+  churn: {
+    title: "fiber churn: 10,000 requests + 1,000 WebSocket sessions; owned fibers after minus before (RSS growth, MB, in the note)",
+    unit: "fibers",
+    better: "lower",
+    target: "0 (back to baseline)",
+    servers: ["service"],
+    measure: async () => {
+      const running = await start(servers.service)
+      const agent = new http.Agent({ keepAlive: true, maxSockets: 50 })
+      const baseline = await ownedFibers(running.adminPort)
+      const rssBefore = await rssOf(running.child.pid)
+      for (let i = 0; i < 10_000; i += 50) {
+        await Promise.all(Array.from({ length: 50 }, () =>
+          new Promise((resolve, reject) =>
+            http.get({ host: "127.0.0.1", port: running.port, path: "/healthz", agent }, (r) => r.resume().on("end", resolve)).on("error", reject)
+          )))
+      }
+      for (let i = 0; i < 5; i++) {
+        const clients = await openMany(running.port, 200)
+        await Promise.all(clients.map((ws) => new Promise((resolve) => (ws.once("close", resolve), ws.close()))))
+      }
+      await sleep(500)
+      const after = await ownedFibers(running.adminPort)
+      const rssAfter = await rssOf(running.child.pid)
+      console.log(`  churn: owned fibers ${baseline} -> ${after}; RSS ${(rssBefore / 1e6).toFixed(1)} -> ${(rssAfter / 1e6).toFixed(1)} MB`)
+      agent.destroy()
+      await running.stop()
+      return after - baseline
+    }
+  }
+})
