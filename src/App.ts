@@ -11,6 +11,7 @@ import { AppConfig } from "./config/AppConfig.js"
 import * as AdminApp from "./http/admin/AdminApp.js"
 import * as OwnedServer from "./http/OwnedServer.js"
 import * as PublicApp from "./http/public/PublicApp.js"
+import { ExitCode } from "./lifecycle/ProcessExit.js"
 import { Shutdown } from "./lifecycle/Shutdown.js"
 import { closeWithinBudget, exitCodeOf } from "./lifecycle/ShutdownRunner.js"
 import { label, ShutdownReason } from "./lifecycle/ShutdownReason.js"
@@ -92,7 +93,7 @@ export const run = <ROut extends Raced, E, R>(services: Layer.Layer<ROut, E, R>)
       yield* shutdown.trigger(ShutdownReason.Fatal({ component: "startup", cause: Cause.fail(started.left) }))
       yield* Effect.logError("startup failed", Cause.fail(started.left))
       yield* closeWithinBudget(scope)
-      return 1
+      return ExitCode.Failure
     }
     // ROut holds at least Raced; Context is invariant in its type, so widen it once, here.
     const context = started.right as unknown as Context.Context<Raced>
