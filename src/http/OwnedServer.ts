@@ -72,7 +72,12 @@ interface Connection {
   readonly responses: Set<Http.ServerResponse>
   /** socket.bytesRead when its last response closed: more than that means a request is arriving. */
   settledBytes: number
+  readonly acceptedAt: number
 }
+
+/** A socket accepted this recently that has sent nothing yet is probably sending its first
+ * request right now: at close-listener it gets the rest of this time before it counts as idle. */
+export const FRESH_SOCKET_GRACE_MS = 250
 
 /** Idle: nothing to answer and no request half-received. Zero-byte sockets are idle too (Node
  * would keep them until the deadline). */
@@ -144,7 +149,7 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
     )
     const server = Http.createServer(nodeServerOptions)
     server.on("connection", (socket: Net.Socket) => {
-      const connection: Connection = { socket, responses: new Set(), settledBytes: 0 }
+      const connection: Connection = { socket, responses: new Set(), settledBytes: 0, acceptedAt: performance.now() }
       connections.set(socket, connection)
       socket.once("close", () => {
         // Responses still queued behind a closed socket (pipelining) never get a socket, so Node
@@ -209,10 +214,24 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
         const remaining = yield* shutdown.remaining
         yield* phase("drain-delay")(Effect.sleep(Duration.min(Duration.millis(options.drainDelayMs), remaining)))
       }
-      yield* phase("close-listener")(Effect.sync(() => {
+      yield* phase("close-listener")(Effect.gen(function*() {
         accepting = false
+        // Let the event loop run two poll phases (three nested setImmediates straddle two) before
+        // anything counts as idle: the first accepts the connections the kernel has queued, the
+        // second reads request bytes already sitting in socket buffers (a new socket starts
+        // reading on the next poll). Closing first would reset those sockets, and their clients
+        // could not tell the request was never seen. Read now, they get 503 + Connection: close.
+        yield* Effect.async<void>((resume) =>
+          void setImmediate(() => setImmediate(() => setImmediate(() => resume(Effect.void))))
+        )
         server.close()
-        for (const connection of connections.values()) if (isIdle(connection)) connection.socket.destroy()
+        const now = performance.now()
+        for (const connection of connections.values()) {
+          if (!isIdle(connection)) continue
+          const young = connection.socket.bytesRead === 0 ? connection.acceptedAt + FRESH_SOCKET_GRACE_MS - now : 0
+          if (young <= 0) connection.socket.destroy()
+          else setTimeout(() => isIdle(connection) && connection.socket.destroy(), young).unref()
+        }
         notifyIfDrained()
       }))
       const remaining = yield* shutdown.remaining
