@@ -1,5 +1,5 @@
-// The capability to end the process. Only main.ts provides the real one (process.exit); everything
-// else asks for it through this tag, so tests can record the code instead of dying.
+// The capability to end the process. Only main.ts provides the real one; everything else asks for
+// it through this tag, so tests can record the code instead of dying.
 import { Context, type Effect } from "effect"
 
 export const ExitCode = {

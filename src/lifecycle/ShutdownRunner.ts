@@ -27,9 +27,9 @@ export const closeWithinBudget = (scope: Scope.CloseableScope) =>
   Effect.gen(function*() {
     const shutdown = yield* Shutdown
     const registry = yield* FiberRegistry
-    // owner: this daemon must outlive the bounded wait below. If the deadline passes while a
-    // finalizer hangs, main.ts ends the process under it; nothing else may interrupt it.
-    const closing = yield* Effect.forkDaemon(
+    // This daemon must outlive the bounded wait below. If the deadline passes while a finalizer
+    // hangs, main.ts ends the process under it; nothing else may interrupt it.
+    const closing = yield* Effect.forkDaemon( // owner: the process (see above)
       shutdown.phase("release")(Scope.close(scope, Exit.void)).pipe(registry.track("root scope release", "main"))
     )
     const remaining = yield* shutdown.remaining
