@@ -14,7 +14,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import type { HttpApp } from "@effect/platform"
 import { Data, Deferred, Duration, Effect, Exit, FiberSet, Option } from "effect"
 import * as Http from "node:http"
-import type * as Net from "node:net"
+import * as Net from "node:net"
 import type { Duplex } from "node:stream"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
@@ -78,6 +78,9 @@ interface Connection {
 /** A socket accepted this recently that has sent nothing yet is probably sending its first
  * request right now: at close-listener it gets the rest of this time before it counts as idle. */
 export const FRESH_SOCKET_GRACE_MS = 250
+
+/** The longest close-listener keeps accepting connections the kernel had already queued. */
+export const ACCEPT_DRAIN_MAX_MS = 1_000
 
 /** Idle: nothing to answer and no request half-received. Zero-byte sockets are idle too (Node
  * would keep them until the deadline). */
@@ -148,7 +151,9 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
       withRequestLifecycle(app, { owner: `http.${options.name}`, timeoutMs: options.requestTimeoutMs, requests, registry })
     )
     const server = Http.createServer(nodeServerOptions)
+    let acceptedTotal = 0
     server.on("connection", (socket: Net.Socket) => {
+      acceptedTotal += 1
       const connection: Connection = { socket, responses: new Set(), settledBytes: 0, acceptedAt: performance.now() }
       connections.set(socket, connection)
       socket.once("close", () => {
@@ -216,15 +221,24 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
       }
       yield* phase("close-listener")(Effect.gen(function*() {
         accepting = false
-        // Let the event loop run two poll phases (three nested setImmediates straddle two) before
-        // anything counts as idle: the first accepts the connections the kernel has queued, the
-        // second reads request bytes already sitting in socket buffers (a new socket starts
-        // reading on the next poll). Closing first would reset those sockets, and their clients
-        // could not tell the request was never seen. Read now, they get 503 + Connection: close.
-        yield* Effect.async<void>((resume) =>
-          void setImmediate(() => setImmediate(() => setImmediate(() => resume(Effect.void))))
-        )
-        server.close()
+        // Closing the listener makes the kernel reset every connection still in its accept queue,
+        // and those clients cannot tell their request was never seen. Node accepts one queued
+        // connection per event-loop turn, so let poll phases run while they still accept (at most
+        // ACCEPT_DRAIN_MAX_MS); accepted now, their requests get 503 + Connection: close. Then one
+        // more turn reads request bytes already sitting in socket buffers before anything counts
+        // as idle (a new socket starts reading on the next poll).
+        const pollPhase = Effect.async<void>((resume) => void setImmediate(() => setImmediate(() => resume(Effect.void))))
+        const drainStarted = performance.now()
+        for (;;) {
+          const before = acceptedTotal
+          yield* pollPhase
+          if (acceptedTotal === before || performance.now() - drainStarted > ACCEPT_DRAIN_MAX_MS) break
+        }
+        // Only the listening socket: http.Server.close() would also run Node's own idle sweep,
+        // which cannot see request bytes still unread in socket buffers. Ours runs after one more
+        // poll phase has read them (and Node keeps enforcing header timeouts meanwhile).
+        Net.Server.prototype.close.call(server)
+        yield* pollPhase
         const now = performance.now()
         for (const connection of connections.values()) {
           if (!isIdle(connection)) continue
@@ -254,9 +268,11 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
           )
         )
       }
-      // Node stops enforcing headersTimeout once the listener is closed: this is the only backstop.
+      // The deadline is the backstop for every socket left, slow-loris ones included. Then
+      // http.Server.close() clears Node's connection-checking interval (the listener is closed).
       yield* Effect.sync(() => {
         for (const connection of connections.values()) connection.socket.destroy()
+        server.close()
       })
     })
 
