@@ -16,6 +16,7 @@ import { Data, Deferred, Duration, Effect, Exit, FiberSet, Option } from "effect
 import * as Http from "node:http"
 import * as Net from "node:net"
 import type { Duplex } from "node:stream"
+import * as Condition from "../lifecycle/Condition.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
 import { FORCE_GRACE_MS } from "../lifecycle/ShutdownRunner.js"
@@ -140,12 +141,7 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
     const failure = yield* Deferred.make<never, ServeError>()
     const connections = new Map<Net.Socket, Connection>()
     let accepting = true
-    const drainWaiters = new Set<() => void>()
-    const notifyIfDrained = () => {
-      if (accepting || connections.size > 0) return
-      for (const wake of drainWaiters) wake()
-      drainWaiters.clear()
-    }
+    const disconnected = Condition.make(() => !accepting && connections.size === 0)
 
     const handler = yield* NodeHttpServer.makeHandler(
       withRequestLifecycle(app, { owner: `http.${options.name}`, timeoutMs: options.requestTimeoutMs, requests, registry })
@@ -164,7 +160,7 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
           response.emit("close")
         }
         connections.delete(socket)
-        notifyIfDrained()
+        disconnected.check()
       })
     })
     // Only the last response queued on a socket may close it: with pipelining, an earlier
@@ -204,12 +200,7 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
       })
     })
 
-    const waitDrained = Effect.async<void>((resume) => {
-      if (!accepting && connections.size === 0) return resume(Effect.void)
-      const wake = () => resume(Effect.void)
-      drainWaiters.add(wake)
-      return Effect.sync(() => drainWaiters.delete(wake))
-    }).pipe(Effect.zipRight(FiberSet.awaitEmpty(requests)))
+    const waitDrained = Effect.zipRight(disconnected.await, FiberSet.awaitEmpty(requests))
 
     const phase = (name: string) => <A, E, X>(self: Effect.Effect<A, E, X>) =>
       shutdown.phase(name)(self).pipe(Effect.annotateLogs({ server: options.name }))
@@ -246,7 +237,7 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
           if (young <= 0) connection.socket.destroy()
           else setTimeout(() => isIdle(connection) && connection.socket.destroy(), young).unref()
         }
-        notifyIfDrained()
+        disconnected.check()
       }))
       const remaining = yield* shutdown.remaining
       const goingAway = options.upgrades === undefined

@@ -8,6 +8,7 @@
  */
 import { Cause, Context, Data, Effect, Fiber, Layer, Option, Queue } from "effect"
 import { AppConfig } from "../config/AppConfig.js"
+import * as Condition from "../lifecycle/Condition.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
 import * as JobMetrics from "./JobMetrics.js"
@@ -51,12 +52,10 @@ export const make = Effect.gen(function*() {
   let waiting = 0
   let accepting = true
   const running = new Set<string>()
-  const idleWaiters = new Set<() => void>()
+  const idle = Condition.make(() => waiting === 0 && running.size === 0)
   const notifyIfIdle = () => {
     JobMetrics.setDepth(waiting)
-    if (waiting > 0 || running.size > 0) return
-    for (const wake of idleWaiters) wake()
-    idleWaiters.clear()
+    idle.check()
   }
   const enqueue = (id: string) => {
     waiting += 1
@@ -113,19 +112,12 @@ export const make = Effect.gen(function*() {
     (n) => registry.fork(`jobs.worker/${n}`, "jobs")(worker)
   )
 
-  const idle = Effect.async<void>((resume) => {
-    if (waiting === 0 && running.size === 0) return resume(Effect.void)
-    const wake = () => resume(Effect.void)
-    idleWaiters.add(wake)
-    return Effect.sync(() => idleWaiters.delete(wake))
-  })
-
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
       accepting = false
       const remaining = yield* shutdown.remaining
       // Interruptible on purpose: this runs inside a finalizer, and the deadline must cut it.
-      const finished = yield* shutdown.phase("jobs-drain")(Effect.timeoutOption(Effect.interruptible(idle), remaining))
+      const finished = yield* shutdown.phase("jobs-drain")(Effect.timeoutOption(Effect.interruptible(idle.await), remaining))
       if (Option.isNone(finished)) {
         yield* shutdown.recordForced(`jobs: ${running.size} running, ${waiting} queued at the deadline`)
         yield* Effect.logWarning("deadline reached: interrupting jobs; they stay queued for the next start").pipe(

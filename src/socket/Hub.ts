@@ -12,6 +12,7 @@ import type { Duplex } from "node:stream"
 import { WebSocketServer } from "ws"
 import { AppConfig } from "../config/AppConfig.js"
 import type { Upgrades } from "../http/OwnedServer.js"
+import * as Condition from "../lifecycle/Condition.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { CloseCode, run, type SessionHandle } from "./Session.js"
 
@@ -28,12 +29,12 @@ export const make = Effect.gen(function*() {
   const config = yield* AppConfig
   const registry = yield* FiberRegistry
   const sessions = new Map<string, SessionHandle>()
-  const idle = new Set<() => void>()
+  const allClosed = Condition.make(() => sessions.size === 0)
   const peers = {
     register: (id: string, handle: SessionHandle) => void sessions.set(id, handle),
     unregister: (id: string) => {
       sessions.delete(id)
-      if (sessions.size === 0) for (const wake of idle) wake()
+      allClosed.check()
     },
     broadcast: (text: string) => {
       for (const handle of sessions.values()) handle.send(text)
@@ -56,20 +57,13 @@ export const make = Effect.gen(function*() {
     return true
   }
 
-  const allClosed = Effect.async<void>((resume) => {
-    if (sessions.size === 0) return resume(Effect.void)
-    const wake = () => resume(Effect.void)
-    idle.add(wake)
-    return Effect.sync(() => idle.delete(wake))
-  })
-
   const goAway = (within: Duration.Duration) =>
     Effect.gen(function*() {
       const count = sessions.size
       if (count === 0) return
       for (const session of sessions.values()) session.stop(CloseCode.GoingAway, "server shutting down")
       // Interruptible: this runs inside the server's release, and the wait must be cut at `within`.
-      const answered = yield* Effect.timeoutOption(Effect.interruptible(allClosed), within)
+      const answered = yield* Effect.timeoutOption(Effect.interruptible(allClosed.await), within)
       if (Option.isNone(answered)) {
         yield* Effect.logWarning("ws peers did not answer going-away; cutting them").pipe(
           Effect.annotateLogs({ sessions: sessions.size, of: count, waitedMs: Duration.toMillis(within) })
