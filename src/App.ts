@@ -1,9 +1,11 @@
 // Composition root: which layers exist, in which order, and the main race.
 //
 // Layers are built into one root scope in acquisition order (signals, sampler, admin listener,
-// job store, worker pool, public listener), so the scope releases them in reverse: the public
-// listener drains first, then the pool, then the store; the admin listener stays up until the
-// end and signal handlers go last. The main program then races
+// the optional features, public listener), so the scope releases them in reverse: the public
+// listener drains first, then each feature (the job pool stops, then its store closes); the
+// admin listener stays up until the end and signal handlers go last. Features plug their routes
+// into the public server through PublicRoutes, so deleting one is deleting its folder, its tests
+// and its two lines here (scripts/check-removable.mjs proves it in CI). The main program then races
 //   (a) the servers or the process failing, (b) the first signal, (c) the shutdown latch (admin),
 // and whichever finishes first is the shutdown reason; the others are interrupted.
 import { Cause, Context, Effect, Either, Layer, Scope } from "effect"
@@ -11,6 +13,7 @@ import { AppConfig } from "./config/AppConfig.js"
 import * as AdminApp from "./http/admin/AdminApp.js"
 import * as OwnedServer from "./http/OwnedServer.js"
 import * as PublicApp from "./http/public/PublicApp.js"
+import * as PublicRoutes from "./http/public/PublicRoutes.js"
 import { ExitCode } from "./lifecycle/ProcessExit.js"
 import { Shutdown } from "./lifecycle/Shutdown.js"
 import { closeWithinBudget, exitCodeOf } from "./lifecycle/ShutdownRunner.js"
@@ -18,10 +21,10 @@ import { label, ShutdownReason } from "./lifecycle/ShutdownReason.js"
 import * as ProcessFaults from "./lifecycle/ProcessFaults.js"
 import * as Signals from "./lifecycle/Signals.js"
 import * as ProcessSampler from "./observability/ProcessSampler.js"
-import * as JobStore from "./jobs/JobStore.js"
-import * as WorkerPool from "./jobs/WorkerPool.js"
-import * as Hub from "./socket/Hub.js"
-import * as Upstream from "./resilience/Upstream.js"
+// Optional features: each is one folder, one import here and one layer below (see README, "Make it yours").
+import * as JobsFeature from "./jobs/JobsFeature.js"
+import * as UpstreamFeature from "./resilience/UpstreamFeature.js"
+import * as SocketFeature from "./socket/SocketFeature.js"
 
 export class AdminServer extends Context.Tag("app/AdminServer")<AdminServer, OwnedServer.RunningServer>() {}
 export class PublicServer extends Context.Tag("app/PublicServer")<PublicServer, OwnedServer.RunningServer>() {}
@@ -45,15 +48,16 @@ export const PublicServerLive = Layer.scoped(
   PublicServer,
   Effect.gen(function*() {
     const config = yield* AppConfig
-    const app = yield* PublicApp.make
-    const hub = yield* Hub.Hub
+    // Built last, so every feature below has added its routes by now.
+    const { groups, upgrades } = yield* Effect.flatMap(PublicRoutes.PublicRoutes, (routes) => routes.seal)
+    const app = yield* PublicApp.make(groups)
     return yield* OwnedServer.make({
       name: "public",
       host: config.host,
       port: config.port,
       drainDelayMs: config.drainDelayMs,
       requestTimeoutMs: config.requestTimeoutMs,
-      upgrades: hub.upgrades
+      ...(upgrades === undefined ? {} : { upgrades })
     }, app)
   })
 )
@@ -68,16 +72,15 @@ const DebugHangLive = Layer.scopedDiscard(Effect.gen(function*() {
 
 /** Everything acquired at startup, in order. Each provideMerge builds its argument first. */
 export const ServicesLive = PublicServerLive.pipe(
-  // Released in reverse: the routes drain (WebSocket sessions told to go away), the hub, then
-  // the pool stops, then the store closes, once.
-  Layer.provideMerge(Hub.layer),
-  Layer.provideMerge(Upstream.layer),
-  Layer.provideMerge(WorkerPool.layer),
-  Layer.provideMerge(JobStore.layer),
+  // Released in reverse: the public routes drain (WebSocket sessions told to go away), then each
+  // feature in reverse (the hub; the upstream client; the pool stops, then the store closes).
+  Layer.provideMerge(SocketFeature.layer),
+  Layer.provideMerge(UpstreamFeature.layer),
+  Layer.provideMerge(JobsFeature.layer),
   Layer.provideMerge(AdminServerLive),
   Layer.provideMerge(DebugHangLive),
   Layer.provideMerge(ProcessSampler.layer),
-  Layer.provideMerge(Layer.merge(Signals.layer, ProcessFaults.layer))
+  Layer.provideMerge(Layer.mergeAll(Signals.layer, ProcessFaults.layer, PublicRoutes.layer))
 )
 
 /** What the main race needs from the services; ServicesLive provides more. */

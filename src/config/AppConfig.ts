@@ -16,15 +16,21 @@ export const appConfig = Config.all({
   drainDelayMs: millis("DRAIN_DELAY_MS", 0),
   requestTimeoutMs: millis("REQUEST_TIMEOUT_MS", 30_000, { min: 1, max: 3_600_000 }),
   logLevel: oneOf("LOG_LEVEL", "info", LogLevels),
+  // The optional features' settings (src/socket, src/resilience, src/jobs) live here too, so that
+  // one read validates everything before anything starts. A deleted feature's block is harmless
+  // (read, validated, unused); to drop it, delete it here, in `test` below and in test/config.
+  // socket
   wsPingIntervalMs: millis("WS_PING_INTERVAL_MS", 15_000, { min: 10, max: 3_600_000 }),
   wsPongTimeoutMs: millis("WS_PONG_TIMEOUT_MS", 10_000, { min: 10, max: 3_600_000 }),
   wsMaxMessageBytes: integer("WS_MAX_MESSAGE_BYTES", 65_536, { min: 16, max: 16 * 1024 * 1024 }),
   wsSendQueue: integer("WS_SEND_QUEUE", 256, { min: 1, max: 100_000 }),
+  // resilience
   upstreamUrl: optionalUrl("UPSTREAM_URL"),
   upstreamTimeoutMs: millis("UPSTREAM_TIMEOUT_MS", 2_000, { min: 1, max: 600_000 }),
   upstreamRetries: integer("UPSTREAM_RETRIES", 2, { min: 0, max: 10 }),
   breakerFailures: integer("BREAKER_FAILURES", 5, { min: 1, max: 1_000 }),
   breakerResetMs: millis("BREAKER_RESET_MS", 10_000, { min: 1, max: 3_600_000 }),
+  // jobs
   workers: integer("WORKERS", 4, { min: 1, max: 256 }),
   jobQueueSize: integer("JOB_QUEUE_SIZE", 1_000, { min: 1, max: 1_000_000 }),
   dataDir: path("DATA_DIR", "./data"),

@@ -4,7 +4,7 @@ import { Effect, Either, Layer } from "effect"
 import * as AppConfig from "../../src/config/AppConfig.js"
 import { Upstream, layer } from "../../src/resilience/Upstream.js"
 import { captureLogs } from "../support/captureLogs.js"
-import { startUpstream } from "../support/fakeUpstream.js"
+import { startUpstream } from "./fakeUpstream.js"
 import { leakCheck } from "../support/LeakCheck.js"
 
 const withUpstream = (url: string | undefined, overrides: Partial<AppConfig.AppConfigShape> = {}) =>

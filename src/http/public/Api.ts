@@ -1,20 +1,9 @@
-// The public HTTP API, declared once. Handlers live in PublicApp.ts; the OpenAPI document and
-// the typed client (HttpApiClient.make(Api)) are derived from this declaration.
+// The public HTTP API's core, declared once: health and the sleep stand-in. Handlers live in
+// PublicApp.ts; features declare their own groups in their folders (src/jobs/JobsApi.ts). The
+// OpenAPI document and the typed client (HttpApiClient.make(Api)) derive from the declarations.
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
-import {
-  BadRequest,
-  Draining,
-  InternalServerError,
-  NotFound,
-  onTheWire,
-  PayloadTooLarge,
-  QueueFull,
-  ShuttingDown,
-  CircuitOpen,
-  UpstreamNotConfigured,
-  UpstreamUnavailable
-} from "./ApiErrors.js"
+import { BadRequest, Draining, InternalServerError, NotFound, onTheWire, PayloadTooLarge } from "./ApiErrors.js"
 
 export const MAX_SLEEP_MS = 600_000
 
@@ -43,53 +32,9 @@ export class Work extends HttpApiGroup.make("work")
   )
 {}
 
-export const JobState = Schema.Literal("queued", "running", "done", "failed")
-
-export const JobView = Schema.Struct({
-  id: Schema.String,
-  state: JobState,
-  ms: Schema.Number,
-  payload: Schema.Unknown,
-  acceptedAt: Schema.String,
-  updatedAt: Schema.String,
-  error: Schema.optional(Schema.String)
-})
-
-export const NewJob = Schema.Struct({
-  ms: Schema.Int.pipe(Schema.between(0, MAX_SLEEP_MS, { message: () => `must be an integer between 0 and ${MAX_SLEEP_MS}` })),
-  payload: Schema.optionalWith(Schema.Unknown, { default: () => null })
-})
-
-export class Jobs extends HttpApiGroup.make("jobs")
-  .add(
-    HttpApiEndpoint.post("submit", "/jobs")
-      .setPayload(NewJob)
-      .addSuccess(Schema.Struct({ id: Schema.String }), { status: 202 })
-      .addError(onTheWire(QueueFull, 429))
-      .addError(onTheWire(ShuttingDown, 503))
-  )
-  .add(
-    HttpApiEndpoint.get("get", "/jobs/:id")
-      .setPath(Schema.Struct({ id: Schema.String }))
-      .addSuccess(JobView)
-  )
-{}
-
-export class UpstreamGroup extends HttpApiGroup.make("upstream")
-  .add(
-    HttpApiEndpoint.get("get", "/upstream")
-      .addSuccess(Schema.Struct({ upstream: Schema.Unknown }))
-      .addError(onTheWire(UpstreamNotConfigured, 503))
-      .addError(onTheWire(CircuitOpen, 503))
-      .addError(onTheWire(UpstreamUnavailable, 503))
-  )
-{}
-
-export class Api extends HttpApi.make("public")
-  .add(Health)
-  .add(Work)
-  .add(Jobs)
-  .add(UpstreamGroup)
+/** What every public route shares: the API's id, its errors and its document. Features add their
+ * groups to it (see PublicRoutes); their handlers are built against `PublicApi.add(TheirGroup)`. */
+export const PublicApi = HttpApi.make("public")
   .addError(onTheWire(BadRequest, 400))
   .addError(onTheWire(NotFound, 404))
   .addError(onTheWire(PayloadTooLarge, 413))
@@ -97,7 +42,9 @@ export class Api extends HttpApi.make("public")
   .annotate(OpenApi.Title, "owned-service public API")
   .annotate(OpenApi.Version, "0.1.0")
   .annotate(OpenApi.Transform, withoutDefaultDecodeError)
-{}
+
+/** The routes every service has; the served API is this plus the groups features contribute. */
+export class Api extends PublicApi.add(Health).add(Work) {}
 
 // HttpApi.make always declares HttpApiDecodeError; we answer BadRequest instead (PublicApp's
 // middleware rewrites it), so the document must not promise the default shape.

@@ -1,4 +1,4 @@
-// Errors of the public API. In code they are Schema.TaggedError classes (`yield* new X(...)`);
+// Errors every public route may answer (features declare their own beside their routes). In code they are Schema.TaggedError classes (`yield* new X(...)`);
 // on the wire every one is {"error": "<Tag>", "message": "..."} with its HTTP status, and the
 // typed client decodes that body back into the class.
 import { HttpApiSchema } from "@effect/platform"
@@ -24,15 +24,7 @@ export const onTheWire = <Tag extends string, Self extends Tagged<Tag>>(
 export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", { message: Schema.String }) {}
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", { message: Schema.String }) {}
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", { message: Schema.String }) {}
-export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", { message: Schema.String }) {}
 export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDown", { message: Schema.String }) {}
-export class UpstreamNotConfigured
-  extends Schema.TaggedError<UpstreamNotConfigured>()("UpstreamNotConfigured", { message: Schema.String })
-{}
-export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", { message: Schema.String }) {}
-export class UpstreamUnavailable
-  extends Schema.TaggedError<UpstreamUnavailable>()("UpstreamUnavailable", { message: Schema.String })
-{}
 export class InternalServerError
   extends Schema.TaggedError<InternalServerError>()("InternalServerError", { message: Schema.String })
 {}

@@ -13,21 +13,8 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Cause, type Context, Effect, Layer, Option } from "effect"
 import { Shutdown } from "../../lifecycle/Shutdown.js"
 import { Api } from "./Api.js"
-import { JobStore } from "../../jobs/JobStore.js"
-import { WorkerPool } from "../../jobs/WorkerPool.js"
-import { Upstream } from "../../resilience/Upstream.js"
-import {
-  BadRequest,
-  Draining,
-  InternalServerError,
-  NotFound,
-  PayloadTooLarge,
-  QueueFull,
-  ShuttingDown,
-  CircuitOpen,
-  UpstreamNotConfigured,
-  UpstreamUnavailable
-} from "./ApiErrors.js"
+import { BadRequest, Draining, InternalServerError, NotFound, PayloadTooLarge } from "./ApiErrors.js"
+import type { Contribution } from "./PublicRoutes.js"
 
 const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
   Effect.gen(function*() {
@@ -47,46 +34,6 @@ const WorkLive = HttpApiBuilder.group(Api, "work", (handlers) =>
       // Interruption is not an error: observe it (this line proves the handler's finalizers ran).
       Effect.onInterrupt(() => Effect.logInfo("sleep interrupted").pipe(Effect.annotateLogs({ ms })))
     )))
-
-const JobsLive = HttpApiBuilder.group(Api, "jobs", (handlers) =>
-  Effect.gen(function*() {
-    const pool = yield* WorkerPool
-    const store = yield* JobStore
-    return handlers
-      .handle("submit", ({ payload }) =>
-        pool.submit(payload).pipe(
-          Effect.map((job) => ({ id: job.id })),
-          Effect.catchTags({
-            QueueFull: ({ capacity }) => new QueueFull({ message: `the job queue is full (${capacity} waiting); retry later` }),
-            PoolClosed: () => new ShuttingDown({ message: "the service is shutting down" }),
-            JobStoreClosed: () => new ShuttingDown({ message: "the service is shutting down" }),
-            // The journal could not be written: nothing was accepted; a defect, logged with its cause.
-            JobStoreError: (error) => Effect.die(error)
-          })
-        ))
-      .handle("get", ({ path: { id } }) =>
-        Option.match(store.get(id), {
-          onNone: () => Effect.fail(new NotFound({ message: `no job ${id}` })),
-          onSome: (job) => Effect.succeed(job)
-        }))
-  }))
-
-const UpstreamLive = HttpApiBuilder.group(Api, "upstream", (handlers) =>
-  Effect.gen(function*() {
-    const upstream = yield* Upstream
-    return handlers.handle("get", () =>
-      upstream.call("GET").pipe(
-        // A client gone, a request timeout or the shutdown deadline: the call is cut, not awaited.
-        Effect.onInterrupt(() => Effect.logInfo("upstream call interrupted")),
-        Effect.map((body) => ({ upstream: body })),
-        Effect.catchTags({
-          UpstreamNotConfigured: () => new UpstreamNotConfigured({ message: "UPSTREAM_URL is not set" }),
-          CircuitOpen: ({ retryAfterMs }) =>
-            new CircuitOpen({ message: `the upstream is failing; not calling it for ${Math.ceil(retryAfterMs / 1000)} s` }),
-          UpstreamError: (error) => new UpstreamUnavailable({ message: error.message })
-        })
-      ))
-  }))
 
 /** 1 MiB: bodies are refused from Content-Length before they are read, and cut off when read. */
 export const MAX_BODY_BYTES = 1024 * 1024
@@ -129,26 +76,30 @@ const ErrorsLive = HttpApiBuilder.middleware(Api, (app) =>
     )
   })))
 
-const ApiLive = HttpApiBuilder.api(Api).pipe(Layer.provide([HealthLive, WorkLive, JobsLive, UpstreamLive]))
-
-// Built together: the middleware, groups and docs share one Router/Middleware only within one build.
-const PublicAppLive = Layer.mergeAll(
-  ApiLive,
-  ErrorsLive,
-  HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
-  HttpApiSwagger.layer({ path: "/docs" }),
-  HttpApiBuilder.Router.Live,
-  HttpApiBuilder.Middleware.layer
-).pipe(Layer.provide(ApiLive), Layer.provideMerge(NodeHttpServer.layerContext))
-
-/** The public HttpApp with every service it needs already provided (R = never). */
-export const make = Effect.gen(function*() {
-  const services = yield* Effect.context<Shutdown | WorkerPool | JobStore | Upstream>()
-  const context = yield* Layer.build(PublicAppLive.pipe(Layer.provide(Layer.succeedContext(services))))
-  const app = yield* Effect.provide(HttpApiBuilder.httpApp, context)
-  const defaults: Context.Context<HttpRouter.HttpRouter.DefaultServices> = context
-  return app.pipe(
-    Effect.provide(defaults),
-    HttpIncomingMessage.withMaxBodySize(Option.some(MAX_BODY_BYTES))
-  ) satisfies HttpApp.Default<never, unknown>
-})
+/** The public HttpApp: the core routes plus the contributed groups, with every service it needs
+ * already provided (R = never). */
+export const make = (contributions: ReadonlyArray<Contribution>) =>
+  Effect.gen(function*() {
+    // The served API is only known here: HttpApi's types cannot follow a list built at startup.
+    const api: typeof Api = contributions.reduce((api, { group }) => api.add(group) as any, Api)
+    const ApiLive = HttpApiBuilder.api(api).pipe(
+      Layer.provide([HealthLive, WorkLive, ...contributions.map(({ handlers }) => handlers)])
+    )
+    // Built together: the middleware, groups and docs share one Router/Middleware only within one build.
+    const PublicAppLive = Layer.mergeAll(
+      ApiLive,
+      ErrorsLive,
+      HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
+      HttpApiSwagger.layer({ path: "/docs" }),
+      HttpApiBuilder.Router.Live,
+      HttpApiBuilder.Middleware.layer
+    ).pipe(Layer.provide(ApiLive), Layer.provideMerge(NodeHttpServer.layerContext))
+    const services = yield* Effect.context<Shutdown>()
+    const context = yield* Layer.build(PublicAppLive.pipe(Layer.provide(Layer.succeedContext(services))))
+    const app = yield* Effect.provide(HttpApiBuilder.httpApp, context)
+    const defaults: Context.Context<HttpRouter.HttpRouter.DefaultServices> = context
+    return app.pipe(
+      Effect.provide(defaults),
+      HttpIncomingMessage.withMaxBodySize(Option.some(MAX_BODY_BYTES))
+    ) satisfies HttpApp.Default<never, unknown>
+  })

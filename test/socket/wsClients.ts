@@ -2,7 +2,7 @@
 // terminated when the test ends.
 import { onTestFinished } from "vitest"
 import WebSocket from "ws"
-import { waitFor } from "./spawnService.js"
+import { waitFor } from "../support/spawnService.js"
 
 export interface Client {
   readonly ws: WebSocket

@@ -4,6 +4,7 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { describe, expect, it } from "vitest"
+import { parsePrometheus, valueOf } from "../support/parsePrometheus.js"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
 
 const submitAll = async (service: Service, count: number, concurrency: number) => {
@@ -28,7 +29,7 @@ const submitAll = async (service: Service, count: number, concurrency: number) =
 const stateOf = async (service: Service, id: string) =>
   ((await (await fetch(`http://127.0.0.1:${service.port}/jobs/${id}`)).json()) as { state: string }).state
 
-describe("jobs across a restart", () => {
+describe("jobs in the real process", () => {
   it("1,000 jobs accepted, SIGTERM mid-way with a short budget, restart: all done, none done twice", async () => {
     const dataDir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "jobs-e2e-"))
     const env = { DATA_DIR: dataDir, WORKERS: "4", JOB_QUEUE_SIZE: "2000", SHUTDOWN_TIMEOUT_MS: "300" }
@@ -59,4 +60,32 @@ describe("jobs across a restart", () => {
     expect(done.size).toBe(1_000)
     expect([...done.values()].every((count) => count === 1)).toBe(true)
   }, 60_000)
+
+  it("the workers are owned fibers, the queue is in /metrics; the pool drains after the public server and before the admin listener", async () => {
+    const dataDir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "jobs-e2e-"))
+    const service = await spawnService({ DATA_DIR: dataDir, WORKERS: "3" })
+    const listed = (await (await fetch(`http://127.0.0.1:${service.adminPort}/debug/fibers`)).json()) as {
+      fibers: Array<{ name: string; owner: string }>
+    }
+    expect(listed.fibers.filter((fiber) => fiber.owner === "jobs").map((fiber) => fiber.name).sort()).toEqual([
+      "jobs.worker/1",
+      "jobs.worker/2",
+      "jobs.worker/3"
+    ])
+    const [id] = await submitAll(service, 1, 1)
+    const deadline = performance.now() + 2_000
+    while (performance.now() < deadline && (await stateOf(service, id!)) !== "done") await new Promise((resolve) => setTimeout(resolve, 10))
+    const families = parsePrometheus(await (await fetch(`http://127.0.0.1:${service.adminPort}/metrics`)).text())
+    expect(valueOf(families, "jobs_queue_depth")).toBe(0)
+    expect(valueOf(families, "jobs_total", { state: "done" })).toBe(1)
+    service.signal("SIGTERM")
+    expect((await waitFor(service.exited, 5_000, "exit")).code).toBe(0)
+    const phases = service.lines.filter((line) => line.message === "shutdown phase").map((line) => `${line.phase}/${line.server ?? ""}`)
+    const at = (phase: string) => phases.indexOf(phase)
+    expect(at("drain/public")).toBeGreaterThanOrEqual(0)
+    expect([at("drain/public"), at("jobs-drain/"), at("jobs-stop/"), at("close-listener/admin")]).toEqual(
+      [at("drain/public"), at("jobs-drain/"), at("jobs-stop/"), at("close-listener/admin")].sort((a, b) => a - b)
+    )
+    expect(at("jobs-drain/")).toBeGreaterThan(at("drain/public"))
+  })
 })

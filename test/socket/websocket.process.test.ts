@@ -4,7 +4,7 @@ import * as Net from "node:net"
 import { describe, expect, it } from "vitest"
 import { parsePrometheus, valueOf } from "../support/parsePrometheus.js"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
-import { connect } from "../support/wsClients.js"
+import { connect } from "./wsClients.js"
 
 const sessionClosed = (service: Service, code: number) =>
   service.waitForLine((line) => line.message === "ws session closed" && line.closeCode === code, 5_000)
@@ -96,6 +96,10 @@ describe("WebSocket sessions", () => {
     deaf.resume() // paused, it could not see its own close
     await waitFor(deafClosed, 1_000, "the deaf peer to be cut")
     expect(service.lines.some((line) => line.message === "ws peers did not answer going-away; cutting them")).toBe(true)
+    // The going-away runs in the public server's drain, beside the HTTP drain, before the admin listener closes.
+    const phases = service.lines.filter((line) => line.message === "shutdown phase").map((line) => `${line.phase}/${line.server ?? ""}`)
+    expect(phases.indexOf("ws-going-away/public")).toBeGreaterThan(phases.indexOf("close-listener/public"))
+    expect(phases.indexOf("ws-going-away/public")).toBeLessThan(phases.indexOf("close-listener/admin"))
   }, 15_000)
 
   it("a new upgrade during shutdown gets 503; other paths 404", async () => {

@@ -1,6 +1,6 @@
 // Shutdown during a slow upstream call: the call is cut at the deadline, not after it.
 import { describe, expect, it } from "vitest"
-import { startUpstream } from "../support/fakeUpstream.js"
+import { startUpstream } from "./fakeUpstream.js"
 import { spawnService, waitFor } from "../support/spawnService.js"
 
 describe("GET /upstream during shutdown", () => {

@@ -1,0 +1,70 @@
+// The jobs feature's routes: POST /jobs and GET /jobs/:id, declared with HttpApi and handled here.
+// JobsFeature.ts adds them to the public API; nothing outside src/jobs names them.
+import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import { Effect, Option, Schema } from "effect"
+import { MAX_SLEEP_MS, PublicApi } from "../http/public/Api.js"
+import { NotFound, onTheWire, ShuttingDown } from "../http/public/ApiErrors.js"
+import { JobStore } from "./JobStore.js"
+import { WorkerPool } from "./WorkerPool.js"
+
+export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", { message: Schema.String }) {}
+
+export const JobState = Schema.Literal("queued", "running", "done", "failed")
+
+export const JobView = Schema.Struct({
+  id: Schema.String,
+  state: JobState,
+  ms: Schema.Number,
+  payload: Schema.Unknown,
+  acceptedAt: Schema.String,
+  updatedAt: Schema.String,
+  error: Schema.optional(Schema.String)
+})
+
+export const NewJob = Schema.Struct({
+  ms: Schema.Int.pipe(Schema.between(0, MAX_SLEEP_MS, { message: () => `must be an integer between 0 and ${MAX_SLEEP_MS}` })),
+  payload: Schema.optionalWith(Schema.Unknown, { default: () => null })
+})
+
+export class Jobs extends HttpApiGroup.make("jobs")
+  .add(
+    HttpApiEndpoint.post("submit", "/jobs")
+      .setPayload(NewJob)
+      .addSuccess(Schema.Struct({ id: Schema.String }), { status: 202 })
+      .addError(onTheWire(QueueFull, 429))
+      .addError(onTheWire(ShuttingDown, 503))
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/jobs/:id")
+      .setPath(Schema.Struct({ id: Schema.String }))
+      .addSuccess(JobView)
+  )
+{}
+
+/** The public API as far as this feature knows it; also what its typed client is made from. */
+export class JobsApi extends PublicApi.add(Jobs) {}
+
+const shuttingDown = () => new ShuttingDown({ message: "the service is shutting down" })
+
+export const JobsLive = HttpApiBuilder.group(JobsApi, "jobs", (handlers) =>
+  Effect.gen(function*() {
+    const pool = yield* WorkerPool
+    const store = yield* JobStore
+    return handlers
+      .handle("submit", ({ payload }) =>
+        pool.submit(payload).pipe(
+          Effect.map((job) => ({ id: job.id })),
+          Effect.catchTags({
+            QueueFull: ({ capacity }) => new QueueFull({ message: `the job queue is full (${capacity} waiting); retry later` }),
+            PoolClosed: shuttingDown,
+            JobStoreClosed: shuttingDown,
+            // The journal could not be written: nothing was accepted; a defect, logged with its cause.
+            JobStoreError: (error) => Effect.die(error)
+          })
+        ))
+      .handle("get", ({ path: { id } }) =>
+        Option.match(store.get(id), {
+          onNone: () => Effect.fail(new NotFound({ message: `no job ${id}` })),
+          onSome: (job) => Effect.succeed(job)
+        }))
+  }))

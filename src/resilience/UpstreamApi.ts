@@ -1,0 +1,46 @@
+// The upstream feature's route: GET /upstream, declared with HttpApi and handled here.
+// UpstreamFeature.ts adds it to the public API; nothing outside src/resilience names it.
+import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import { Effect, Schema } from "effect"
+import { PublicApi } from "../http/public/Api.js"
+import { onTheWire } from "../http/public/ApiErrors.js"
+import { Upstream } from "./Upstream.js"
+
+// The wire errors (each {"error": "<tag>", "message"} with 503); Upstream.ts has the domain ones.
+export class UpstreamNotConfigured
+  extends Schema.TaggedError<UpstreamNotConfigured>()("UpstreamNotConfigured", { message: Schema.String })
+{}
+export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", { message: Schema.String }) {}
+export class UpstreamUnavailable
+  extends Schema.TaggedError<UpstreamUnavailable>()("UpstreamUnavailable", { message: Schema.String })
+{}
+
+export class UpstreamGroup extends HttpApiGroup.make("upstream")
+  .add(
+    HttpApiEndpoint.get("get", "/upstream")
+      .addSuccess(Schema.Struct({ upstream: Schema.Unknown }))
+      .addError(onTheWire(UpstreamNotConfigured, 503))
+      .addError(onTheWire(CircuitOpen, 503))
+      .addError(onTheWire(UpstreamUnavailable, 503))
+  )
+{}
+
+/** The public API as far as this feature knows it; also what its typed client is made from. */
+export class UpstreamApi extends PublicApi.add(UpstreamGroup) {}
+
+export const UpstreamLive = HttpApiBuilder.group(UpstreamApi, "upstream", (handlers) =>
+  Effect.gen(function*() {
+    const upstream = yield* Upstream
+    return handlers.handle("get", () =>
+      upstream.call("GET").pipe(
+        // A client gone, a request timeout or the shutdown deadline: the call is cut, not awaited.
+        Effect.onInterrupt(() => Effect.logInfo("upstream call interrupted")),
+        Effect.map((body) => ({ upstream: body })),
+        Effect.catchTags({
+          UpstreamNotConfigured: () => new UpstreamNotConfigured({ message: "UPSTREAM_URL is not set" }),
+          CircuitOpen: ({ retryAfterMs }) =>
+            new CircuitOpen({ message: `the upstream is failing; not calling it for ${Math.ceil(retryAfterMs / 1000)} s` }),
+          UpstreamError: (error) => new UpstreamUnavailable({ message: error.message })
+        })
+      ))
+  }))

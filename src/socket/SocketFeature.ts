@@ -1,0 +1,10 @@
+// The WebSocket feature as one layer: the hub and its sessions, taking upgrades on the public port.
+// Remove the feature: delete src/socket and test/socket, and the two lines naming SocketFeature in
+// src/App.ts (its WS_* settings in AppConfig may go too). Without it an upgrade request gets 404.
+import { Effect, Layer } from "effect"
+import { PublicRoutes } from "../http/public/PublicRoutes.js"
+import * as Hub from "./Hub.js"
+
+export const layer = Layer.effectDiscard(
+  Effect.flatMap(Effect.all([PublicRoutes, Hub.Hub]), ([routes, hub]) => routes.addUpgrades(hub.upgrades))
+).pipe(Layer.provideMerge(Hub.layer))

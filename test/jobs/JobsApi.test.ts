@@ -1,0 +1,89 @@
+// The jobs feature's routes, served as App.ts serves them (JobsFeature.layer on the public server),
+// called through the client derived from their declaration.
+import { FetchHttpClient, HttpApiClient } from "@effect/platform"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { JobsApi } from "../../src/jobs/JobsApi.js"
+import * as JobsFeature from "../../src/jobs/JobsFeature.js"
+import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
+import { captureLogs } from "../support/captureLogs.js"
+import { leakCheck } from "../support/LeakCheck.js"
+import { get, post, startPublic as startWith } from "../support/publicServer.js"
+
+/** One worker and a queue of two, journaling into a fresh directory. */
+const startPublic = Effect.gen(function*() {
+  const dataDir = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "jobs-")))
+  return yield* startWith({ features: JobsFeature.layer, config: { dataDir, jobQueueSize: 2, workers: 1 } })
+})
+
+describe("jobs routes", () => {
+  it.live("/openapi.json includes the jobs routes the feature added", () =>
+    leakCheck(Effect.gen(function*() {
+      const { baseUrl } = yield* startPublic
+      const { body } = yield* get(`${baseUrl}/openapi.json`)
+      expect(Object.keys(body.paths).sort()).toEqual(["/healthz", "/jobs", "/jobs/{id}", "/readyz", "/sleep"])
+      expect(body.paths["/jobs"].post.responses["429"]).toBeDefined()
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
+  it.live("POST /jobs -> 202 {id} once journaled; GET /jobs/:id follows it to done; unknown id -> 404", () =>
+    leakCheck(Effect.gen(function*() {
+      const { baseUrl } = yield* startPublic
+      const client = yield* HttpApiClient.make(JobsApi, { baseUrl })
+      const { id } = yield* client.jobs.submit({ payload: { ms: 5, payload: { hello: "world" } } })
+      let job = yield* client.jobs.get({ path: { id } })
+      for (let i = 0; i < 100 && job.state !== "done"; i++) {
+        yield* Effect.sleep("10 millis") // polling the route under test: its answer is the event
+        job = yield* client.jobs.get({ path: { id } })
+      }
+      expect(job).toMatchObject({ id, state: "done", ms: 5, payload: { hello: "world" } })
+      expect(yield* get(`${baseUrl}/jobs/no-such-job`)).toEqual({
+        status: 404,
+        type: "application/json",
+        body: { error: "NotFound", message: "no job no-such-job" }
+      })
+    }).pipe(Effect.provide([FetchHttpClient.layer, captureLogs().layer]))), 10_000)
+
+  it.live.each<readonly [string, string]>([
+    ["not JSON", "{"],
+    ["no ms", `{"payload":1}`],
+    ["ms not a number", `{"ms":"soon"}`],
+    ["ms negative", `{"ms":-1}`],
+    ["ms fractional", `{"ms":1.5}`]
+  ])("POST /jobs with %s -> 400 BadRequest", ([, body]) =>
+    leakCheck(Effect.gen(function*() {
+      const { baseUrl } = yield* startPublic
+      const response = yield* post(`${baseUrl}/jobs`, body)
+      expect(response.status).toBe(400)
+      expect(response.body).toMatchObject({ error: "BadRequest", message: expect.any(String) })
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
+  it.live("a body over 1 MiB: 413 when Content-Length announces it; a chunked one is cut off and nothing is accepted", () =>
+    leakCheck(Effect.gen(function*() {
+      const { baseUrl } = yield* startPublic
+      const big = JSON.stringify({ ms: 1, payload: "x".repeat(1024 * 1024) })
+      const announced = yield* post(`${baseUrl}/jobs`, big)
+      expect(announced).toMatchObject({ status: 413, body: { error: "PayloadTooLarge" } })
+      // Without Content-Length the limit is found while reading, and platform-node then destroys
+      // the request stream, which closes the socket: no 413 can be written (noted on the issue).
+      const streamed = yield* Effect.either(post(`${baseUrl}/jobs`, new Blob([big]).stream()).pipe(Effect.sandbox))
+      expect(streamed._tag).toBe("Left")
+      expect((yield* get(`${baseUrl}/readyz`)).status).toBe(200) // and the server is still serving
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
+  it.live("a full queue -> 429 QueueFull with Retry-After; during shutdown -> 503 ShuttingDown with Retry-After", () =>
+    leakCheck(Effect.gen(function*() {
+      const { baseUrl, shutdown } = yield* startPublic // 1 worker, queue of 2
+      const statuses: Array<number> = []
+      for (let i = 0; i < 4; i++) statuses.push((yield* post(`${baseUrl}/jobs`, `{"ms":150}`)).status)
+      expect(statuses.slice(0, 3)).toEqual([202, 202, 202]) // one running, two waiting
+      const full = yield* post(`${baseUrl}/jobs`, `{"ms":1}`)
+      expect(full).toMatchObject({ status: 429, retryAfter: "1", body: { error: "QueueFull" } })
+      yield* shutdown.trigger(ShutdownReason.Admin())
+      const closing = yield* post(`${baseUrl}/jobs`, `{"ms":1}`)
+      expect(closing).toMatchObject({ status: 503, retryAfter: "5", body: { error: "ShuttingDown" } })
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
+})

@@ -1,0 +1,42 @@
+// The upstream feature's route, served as App.ts serves it (UpstreamFeature.layer on the public server).
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import type { AppConfigShape } from "../../src/config/AppConfig.js"
+import * as UpstreamFeature from "../../src/resilience/UpstreamFeature.js"
+import { captureLogs } from "../support/captureLogs.js"
+import { leakCheck } from "../support/LeakCheck.js"
+import { get, startPublic } from "../support/publicServer.js"
+import { RawConnection } from "../support/RawConnection.js"
+import { startUpstream } from "./fakeUpstream.js"
+
+const startPublicWith = (config: Partial<AppConfigShape>) =>
+  startPublic({ features: UpstreamFeature.layer, config })
+
+describe("upstream route", () => {
+  it.live("GET /upstream wraps the upstream's JSON; unset URL -> 503 UpstreamNotConfigured", () =>
+    leakCheck(Effect.gen(function*() {
+      const fake = yield* Effect.promise(startUpstream)
+      fake.script.push({ status: 200, body: { price: 42 } })
+      const { baseUrl } = yield* startPublicWith({ upstreamUrl: new URL(fake.url) })
+      expect(yield* get(`${baseUrl}/upstream`)).toMatchObject({ status: 200, body: { upstream: { price: 42 } } })
+      const unset = yield* startPublicWith({})
+      expect(yield* get(`${unset.baseUrl}/upstream`)).toMatchObject({ status: 503, body: { error: "UpstreamNotConfigured" } })
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
+  it.live("a client that disconnects mid-call: the upstream sees its socket closed within 100 ms; the handler saw the interrupt", () => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const fake = yield* Effect.promise(startUpstream)
+      fake.script.push("hang")
+      const { baseUrl } = yield* startPublicWith({ upstreamUrl: new URL(fake.url), upstreamTimeoutMs: 10_000 })
+      const client = yield* Effect.promise(() => RawConnection.open(Number(new URL(baseUrl).port)))
+      client.request("/upstream")
+      while (fake.requests.length === 0) yield* Effect.sleep("5 millis") // the upstream's own record is the event
+      client.destroy()
+      const destroyedAt = performance.now()
+      yield* logs.waitForLine((line) => line.message === "upstream call interrupted")
+      while (fake.requests[0]!.closedAt === undefined && performance.now() - destroyedAt < 1_000) yield* Effect.sleep("5 millis")
+      expect(fake.requests[0]!.closedAt! - destroyedAt).toBeLessThan(100)
+    }).pipe(Effect.provide(logs.layer)))
+  }, 10_000)
+})

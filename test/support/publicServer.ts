@@ -1,0 +1,67 @@
+// The public server in-process, as App.ts builds it: the features given (none for the core) add
+// their routes, then the server is built on 127.0.0.1:0. The scope the test runs in owns it all;
+// the features are released after the server, as in the app.
+import { Effect, Exit, Layer, Scope } from "effect"
+import * as AppConfig from "../../src/config/AppConfig.js"
+import * as OwnedServer from "../../src/http/OwnedServer.js"
+import * as PublicApp from "../../src/http/public/PublicApp.js"
+import * as PublicRoutes from "../../src/http/public/PublicRoutes.js"
+import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
+import * as Shutdown from "../../src/lifecycle/Shutdown.js"
+import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
+
+type Needs = AppConfig.AppConfig | Shutdown.Shutdown | FiberRegistry.FiberRegistry | PublicRoutes.PublicRoutes
+
+export interface PublicServerOptions<ROut, E> {
+  /** The feature layers to serve (App.ts's, e.g. JobsFeature.layer); none serves the core routes. */
+  readonly features?: Layer.Layer<ROut, E, Needs>
+  readonly config?: Partial<AppConfig.AppConfigShape>
+}
+
+export const startPublic = <ROut = never, E = never>(options: PublicServerOptions<ROut, E> = {}) =>
+  Effect.gen(function*() {
+    const shutdown = yield* Shutdown.make(2_000)
+    const registry = yield* FiberRegistry.make
+    const scope = yield* Scope.make()
+    yield* Effect.addFinalizer(() => Effect.zipRight(shutdown.trigger(ShutdownReason.Completed()), Scope.close(scope, Exit.void)))
+    const infrastructure = Layer.mergeAll(
+      AppConfig.layer(AppConfig.test(options.config)),
+      Layer.succeed(Shutdown.Shutdown, shutdown),
+      Layer.succeed(FiberRegistry.FiberRegistry, registry),
+      PublicRoutes.layer
+    )
+    const services = yield* Layer.buildWithScope(
+      Layer.provideMerge(options.features ?? Layer.empty, infrastructure),
+      scope
+    )
+    const server = yield* Effect.gen(function*() {
+      const { groups, upgrades } = yield* Effect.flatMap(PublicRoutes.PublicRoutes, (routes) => routes.seal)
+      const app = yield* PublicApp.make(groups)
+      return yield* OwnedServer.make({
+        name: "public",
+        host: "127.0.0.1",
+        port: 0,
+        drainDelayMs: 0,
+        requestTimeoutMs: 5_000,
+        ...(upgrades === undefined ? {} : { upgrades })
+      }, app)
+    }).pipe(Effect.provide(services), Scope.extend(scope))
+    return { baseUrl: `http://127.0.0.1:${server.port}`, port: server.port, shutdown, registry }
+  })
+
+export const get = (url: string) =>
+  Effect.promise(async () => {
+    const response = await fetch(url)
+    return { status: response.status, type: response.headers.get("content-type"), body: (await response.json()) as any }
+  })
+
+export const post = (url: string, body: string | ReadableStream<Uint8Array>) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+      ...(typeof body === "string" ? {} : { duplex: "half" })
+    } as RequestInit)
+    return { status: response.status, retryAfter: response.headers.get("retry-after"), body: (await response.json()) as any }
+  })
