@@ -10,7 +10,10 @@ import { websocket } from "./figures/websocket.mjs"
 
 const args = Object.fromEntries(process.argv.slice(2).map((arg) => arg.replace(/^--/, "").split("=")))
 const duration = Number(args.duration ?? 5)
-const figures = { ...http(duration), ...shutdown, ...websocket(duration, Number(args["ws-connections"] ?? 5_000)) }
+// The WebSocket figures need the optional socket feature; a service that deleted it has none.
+const hasSocket = existsSync("src/socket")
+const figures = { ...http(duration), ...shutdown, ...(hasSocket ? websocket(duration, Number(args["ws-connections"] ?? 5_000)) : {}) }
+if (!hasSocket) console.log("src/socket is gone: the WebSocket figures are skipped")
 const selected = args.only === undefined ? Object.keys(figures) : args.only.split(",")
 const chosen = args.servers === undefined ? undefined : args.servers.split(",")
 
