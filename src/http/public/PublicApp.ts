@@ -80,6 +80,9 @@ const ErrorsLive = HttpApiBuilder.middleware(Api, (app) =>
  * already provided (R = never). */
 export const make = (contributions: ReadonlyArray<Contribution>) =>
   Effect.gen(function*() {
+    for (const { group } of contributions) {
+      if (group.identifier in Api.groups) return yield* Effect.dieMessage(`PublicApp: a feature's group is named "${group.identifier}", like a core group`)
+    }
     // The served API is only known here: HttpApi's types cannot follow a list built at startup.
     const api: typeof Api = contributions.reduce((api, { group }) => api.add(group) as any, Api)
     const ApiLive = HttpApiBuilder.api(api).pipe(

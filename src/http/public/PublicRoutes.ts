@@ -51,10 +51,12 @@ export const make = Effect.sync(() => {
   const upgrades: Array<Upgrades> = []
   let sealed = false
   const open = (what: string) =>
-    sealed
-      ? Effect.dieMessage(`PublicRoutes: ${what} was added after the public server was built; ` +
-        "provide the feature's layer below PublicServerLive in App.ts")
-      : Effect.void
+    Effect.suspend(() =>
+      sealed
+        ? Effect.dieMessage(`PublicRoutes: ${what} was added after the public server was built; ` +
+          "provide the feature's layer below PublicServerLive in App.ts")
+        : Effect.void
+    )
   return PublicRoutes.of({
     addGroup: <const Name extends string, R>(
       group: HttpApiGroup.HttpApiGroup.Any & { readonly identifier: Name },
