@@ -11,7 +11,7 @@
  *   every socket left.
  */
 import { NodeHttpServer } from "@effect/platform-node"
-import type { HttpApp } from "@effect/platform"
+import { type HttpApp, HttpMiddleware } from "@effect/platform"
 import { Data, Deferred, Duration, Effect, Exit, FiberSet, Option } from "effect"
 import * as Http from "node:http"
 import * as Net from "node:net"
@@ -143,9 +143,11 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
     let accepting = true
     const disconnected = Condition.make(() => !accepting && connections.size === 0)
 
+    // The platform's server span (one attribute per request header, a URL parsed per request)
+    // is off: withRequestLifecycle opens a lean one of its own.
     const handler = yield* NodeHttpServer.makeHandler(
       withRequestLifecycle(app, { owner: `http.${options.name}`, timeoutMs: options.requestTimeoutMs, requests, registry })
-    )
+    ).pipe(HttpMiddleware.withTracerDisabledWhenEffect(() => true))
     const server = Http.createServer(nodeServerOptions)
     let acceptedTotal = 0
     server.on("connection", (socket: Net.Socket) => {

@@ -7,9 +7,9 @@
 //   their full cause and never leak to the client;
 // - every response is counted by route template, carries x-trace-id, and every 429/503 carries
 //   Retry-After.
-import { HttpServerError, HttpServerRequest, HttpServerResponse, type HttpApp } from "@effect/platform"
+import { HttpServerError, HttpServerRequest, HttpServerResponse, HttpTraceContext, type HttpApp } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Cause, type Context, Effect, Equal, FiberId, FiberSet, HashSet, type Tracer } from "effect"
+import { Cause, type Context, Effect, Equal, FiberId, FiberSet, HashSet, Option, type Tracer } from "effect"
 import * as HttpMetrics from "../observability/HttpMetrics.js"
 import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { errorResponse } from "./ErrorResponse.js"
@@ -95,13 +95,26 @@ export const withRequestLifecycle = <E, R>(
     const startedAt = performance.now()
     const timer = setTimeout(() => fiber.unsafeInterruptAsFork(requestTimeoutFiberId), options.timeoutMs)
     HttpMetrics.requestStarted()
-    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-      app.pipe(
-        Effect.interruptible,
-        Effect.catchAllCause(respondToFailure(options.timeoutMs, request)),
-        Effect.map(observe(request, startedAt, fiber.currentSpan)),
+    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const path = pathOf(request.url)
+      return Effect.useSpan(`http.server ${request.method}`, {
+        parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers)),
+        kind: "server",
+        captureStackTrace: false
+      }, (span) => {
+        span.attribute("http.request.method", request.method)
+        span.attribute("url.path", path)
+        return app.pipe(
+          Effect.withParentSpan(span),
+          Effect.interruptible,
+          Effect.catchAllCause(respondToFailure(options.timeoutMs, request)),
+          Effect.map(observe(request, startedAt, span)),
+          Effect.tap((response) => span.attribute("http.response.status_code", response.status))
+        )
+      }).pipe(
         Effect.ensuring(Effect.sync(() => clearTimeout(timer))),
-        options.registry.track(`${request.method} ${pathOf(request.url)}`, options.owner)
-      ))
+        options.registry.track(`${request.method} ${path}`, options.owner)
+      )
+    })
   })
 }
