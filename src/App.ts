@@ -44,22 +44,24 @@ export const AdminServerLive = Layer.scoped(
   })
 )
 
-export const PublicServerLive = Layer.scoped(
-  PublicServer,
+/** The public server with the core routes and every route and upgrade handler features added. */
+export const makePublicServer = (options: Omit<OwnedServer.ServerOptions, "name" | "upgrades">) =>
   Effect.gen(function*() {
-    const config = yield* AppConfig
-    // Built last, so every feature below has added its routes by now.
+    // Built after the features, so every one of them has added its routes by now.
     const { groups, upgrades } = yield* Effect.flatMap(PublicRoutes.PublicRoutes, (routes) => routes.seal)
     const app = yield* PublicApp.make(groups)
-    return yield* OwnedServer.make({
-      name: "public",
+    return yield* OwnedServer.make({ name: "public", ...options, ...(upgrades === undefined ? {} : { upgrades }) }, app)
+  })
+
+export const PublicServerLive = Layer.scoped(
+  PublicServer,
+  Effect.flatMap(AppConfig, (config) =>
+    makePublicServer({
       host: config.host,
       port: config.port,
       drainDelayMs: config.drainDelayMs,
-      requestTimeoutMs: config.requestTimeoutMs,
-      ...(upgrades === undefined ? {} : { upgrades })
-    }, app)
-  })
+      requestTimeoutMs: config.requestTimeoutMs
+    }))
 )
 
 /** Test-only (DEBUG_HANG_ON_SHUTDOWN): a finalizer that never ends, released after the servers. */

@@ -1,10 +1,9 @@
-// The public server in-process, as App.ts builds it: the features given (none for the core) add
-// their routes, then the server is built on 127.0.0.1:0. The scope the test runs in owns it all;
-// the features are released after the server, as in the app.
+// The public server in-process, built by App.ts's own makePublicServer: the features given (none
+// for the core) add their routes, then the server is built on 127.0.0.1:0. The scope the test runs
+// in owns it all; the features are released after the server, as in the app.
 import { Effect, Exit, Layer, Scope } from "effect"
+import * as App from "../../src/App.js"
 import * as AppConfig from "../../src/config/AppConfig.js"
-import * as OwnedServer from "../../src/http/OwnedServer.js"
-import * as PublicApp from "../../src/http/public/PublicApp.js"
 import * as PublicRoutes from "../../src/http/public/PublicRoutes.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as Shutdown from "../../src/lifecycle/Shutdown.js"
@@ -34,18 +33,10 @@ export const startPublic = <ROut = never, E = never>(options: PublicServerOption
       Layer.provideMerge(options.features ?? Layer.empty, infrastructure),
       scope
     )
-    const server = yield* Effect.gen(function*() {
-      const { groups, upgrades } = yield* Effect.flatMap(PublicRoutes.PublicRoutes, (routes) => routes.seal)
-      const app = yield* PublicApp.make(groups)
-      return yield* OwnedServer.make({
-        name: "public",
-        host: "127.0.0.1",
-        port: 0,
-        drainDelayMs: 0,
-        requestTimeoutMs: 5_000,
-        ...(upgrades === undefined ? {} : { upgrades })
-      }, app)
-    }).pipe(Effect.provide(services), Scope.extend(scope))
+    const server = yield* App.makePublicServer({ host: "127.0.0.1", port: 0, drainDelayMs: 0, requestTimeoutMs: 5_000 }).pipe(
+      Effect.provide(services),
+      Scope.extend(scope)
+    )
     return { baseUrl: `http://127.0.0.1:${server.port}`, port: server.port, shutdown, registry }
   })
 
