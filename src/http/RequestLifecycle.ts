@@ -72,12 +72,12 @@ const pathOf = (url: string) => {
 
 /** Metrics by route template (the router sets http.route on the server span), and the trace
  * id for the client. Requests that matched no route share one label: no label explosion. */
-const observe = (request: HttpServerRequest.HttpServerRequest, startedAt: number, span: Tracer.AnySpan | undefined) =>
+const observe = (request: HttpServerRequest.HttpServerRequest, startedAt: number, span: Tracer.Span) =>
 (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
-  const route = span?._tag === "Span" ? String(span.attributes.get("http.route") ?? "unmatched") : "unmatched"
+  const route = String(span.attributes.get("http.route") ?? "unmatched")
   HttpMetrics.requestEnded(request.method, route, response.status, (performance.now() - startedAt) / 1000)
-  const traced = span === undefined ? response : HttpServerResponse.setHeader(response, "x-trace-id", span.traceId)
-  return withRetryAfter(traced)
+  span.attribute("http.response.status_code", response.status)
+  return withRetryAfter(HttpServerResponse.setHeader(response, "x-trace-id", span.traceId))
 }
 
 /** Every 429 and 503 tells the client when to come back, unless its handler already did. */
@@ -108,8 +108,7 @@ export const withRequestLifecycle = <E, R>(
           Effect.withParentSpan(span),
           Effect.interruptible,
           Effect.catchAllCause(respondToFailure(options.timeoutMs, request)),
-          Effect.map(observe(request, startedAt, span)),
-          Effect.tap((response) => span.attribute("http.response.status_code", response.status))
+          Effect.map(observe(request, startedAt, span))
         )
       }).pipe(
         Effect.ensuring(Effect.sync(() => clearTimeout(timer))),
