@@ -4,6 +4,7 @@
  * Owns: its state and the `circuit_breaker_state{name}` gauge it writes.
  * Does not own: the effects it protects; it never interrupts, retries or outlives them.
  * Released when: nothing to release; it holds no fiber, socket or timer.
+ * Every call let through is settled exactly once, by its exit, even when it is interrupted.
  */
 import { Cause, Clock, Data, Effect, Exit, Metric, MetricKey } from "effect"
 
@@ -17,6 +18,13 @@ export interface CircuitBreakerOptions {
   readonly failures: number
   /** how long it stays open before letting one trial through */
   readonly resetMs: number
+  /**
+   * An interrupted call counts as a failure (default: it counts as nothing). For a dependency
+   * that can hang, the caller giving up (its request timeout, its client gone) is often the
+   * only sign of the failure: without this, an upstream that never answers never opens the
+   * breaker, and every caller keeps waiting on it.
+   */
+  readonly countInterruption?: boolean
 }
 
 export interface CircuitBreaker {
@@ -66,7 +74,8 @@ export const make = (options: CircuitBreakerOptions): Effect.Effect<CircuitBreak
     }
 
     const settle = (ticket: Ticket, exit: Exit.Exit<unknown, unknown>, now: number): void => {
-      const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+      // An interruption counted as nothing leaves the count (or the half-open state) as it was.
+      const interrupted = !options.countInterruption && Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
       if (ticket === "trial") {
         if (interrupted) enter({ _tag: "half-open", trialRunning: false })
         else enter(Exit.isSuccess(exit) ? closed : { _tag: "open", since: now })

@@ -149,4 +149,34 @@ describe("CircuitBreaker", { timeout: 5_000 }, () => {
       yield* Fiber.join(trial)
       expect((yield* Metric.value(gauge)).value).toBe(0)
     })))
+
+  it.effect("countInterruption: an interrupted call is a failure, recorded once, and opens the breaker at N", () =>
+    leakCheck(Effect.gen(function*() {
+      const breaker = yield* make({ name: "interruption-counts", failures: 2, resetMs: 1_000, countInterruption: true })
+      for (let n = 1; n <= 2; n++) {
+        const started = yield* Deferred.make<void>()
+        const call = yield* Effect.fork(breaker.protect(held(started, yield* Deferred.make<void>())))
+        yield* Deferred.await(started)
+        expect(Exit.isInterrupted(yield* Fiber.interrupt(call))).toBe(true)
+        expect(yield* breaker.state).toBe(n === 1 ? "closed" : "open")
+      }
+      expect(yield* Effect.flip(breaker.protect(Effect.void))).toMatchObject({ _tag: "CircuitOpen", retryAfterMs: 1_000 })
+    })))
+
+  it.effect("countInterruption: an interrupted trial opens the breaker again from the instant it was cut", () =>
+    leakCheck(Effect.gen(function*() {
+      const breaker = yield* make({ name: "interrupted-trial-counts", failures: 1, resetMs: 1_000, countInterruption: true })
+      yield* failTimes(breaker, 1) // open at t=0
+      yield* TestClock.adjust(1_000)
+      const started = yield* Deferred.make<void>()
+      const trial = yield* Effect.fork(breaker.protect(held(started, yield* Deferred.make<void>())))
+      yield* Deferred.await(started)
+      yield* TestClock.adjust(300)
+      yield* Fiber.interrupt(trial) // cut at t=1300
+      expect(yield* breaker.state).toBe("open")
+      expect(yield* Effect.flip(breaker.protect(Effect.void))).toMatchObject({ _tag: "CircuitOpen", retryAfterMs: 1_000 })
+      yield* TestClock.adjust(1_000)
+      expect(yield* breaker.protect(Effect.succeed("trial"))).toBe("trial")
+      expect(yield* breaker.state).toBe("closed")
+    })))
 })
