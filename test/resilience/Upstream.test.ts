@@ -1,8 +1,9 @@
 // The outbound client against a real upstream whose answers the test scripts.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
+import { Effect, Either, Fiber, Layer } from "effect"
 import * as AppConfig from "../../src/config/AppConfig.js"
-import { Upstream, layer } from "../../src/resilience/Upstream.js"
+import { MAX_JSON_DEPTH } from "../../src/http/BoundedJson.js"
+import { layer, MAX_BODY_BYTES, Upstream } from "../../src/resilience/Upstream.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { startUpstream } from "./fakeUpstream.js"
 import { leakCheck } from "../support/LeakCheck.js"
@@ -25,7 +26,7 @@ const failureOf = <A, E>(result: Either.Either<A, E>) => Either.isLeft(result) ?
 describe("Upstream", () => {
   it.live("success: the JSON body, one request", () =>
     Effect.gen(function*() {
-      const fake = yield* Effect.promise(startUpstream)
+      const fake = yield* Effect.promise(() => startUpstream())
       fake.script.push({ status: 200, body: { hello: "upstream" } })
       yield* leakCheck(Effect.gen(function*() {
         const upstream = yield* Upstream
@@ -36,7 +37,7 @@ describe("Upstream", () => {
 
   it.live("a timeout, then success on retry; the timed-out attempt's socket is closed at the upstream", () =>
     Effect.gen(function*() {
-      const fake = yield* Effect.promise(startUpstream)
+      const fake = yield* Effect.promise(() => startUpstream())
       fake.script.push("hang", { status: 200, body: { n: 2 } })
       const value = yield* Effect.flatMap(Upstream, (upstream) => upstream.call("GET")).pipe(Effect.provide(withUpstream(fake.url)))
       expect(value).toEqual({ n: 2 })
@@ -48,7 +49,7 @@ describe("Upstream", () => {
 
   it.live("a non-idempotent call is not retried, and a 4xx is not retried", () =>
     Effect.gen(function*() {
-      const fake = yield* Effect.promise(startUpstream)
+      const fake = yield* Effect.promise(() => startUpstream())
       fake.script.push({ status: 503 }, { status: 404 })
       yield* Effect.gen(function*() {
         const upstream = yield* Upstream
@@ -63,7 +64,7 @@ describe("Upstream", () => {
 
   it.live("5xx is retried UPSTREAM_RETRIES times, then fails", () =>
     Effect.gen(function*() {
-      const fake = yield* Effect.promise(startUpstream)
+      const fake = yield* Effect.promise(() => startUpstream())
       fake.script.push({ status: 500 }, { status: 502 }, { status: 503 }, { status: 200 })
       const result = yield* Effect.either(Effect.flatMap(Upstream, (upstream) => upstream.call("GET"))).pipe(
         Effect.provide(withUpstream(fake.url))
@@ -74,7 +75,7 @@ describe("Upstream", () => {
 
   it.live("the breaker opens after BREAKER_FAILURES failed calls, answers at once while open, then lets a trial through", () =>
     Effect.gen(function*() {
-      const fake = yield* Effect.promise(startUpstream)
+      const fake = yield* Effect.promise(() => startUpstream())
       fake.script.push({ status: 500 }, { status: 500 })
       yield* Effect.gen(function*() {
         const upstream = yield* Upstream
@@ -95,5 +96,47 @@ describe("Upstream", () => {
         Effect.provide(withUpstream(undefined))
       )
       expect(failureOf(result)).toMatchObject({ _tag: "UpstreamNotConfigured" })
+    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+
+  it.live("a 2xx whose body is not JSON: not retried (the same answer would come back), but counted by the breaker", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.promise(() => startUpstream())
+      fake.script.push({ status: 200, text: "<html>maintenance</html>" })
+      yield* Effect.gen(function*() {
+        const upstream = yield* Upstream
+        expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ _tag: "UpstreamError", reason: "Body", status: 200 })
+        expect(fake.requests).toHaveLength(1)
+        expect(yield* upstream.breaker.state).toBe("open")
+      }).pipe(Effect.provide(withUpstream(fake.url, { breakerFailures: 1 })))
+    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+
+  it.live("a 2xx nested deeper than MAX_JSON_DEPTH, or bigger than the body limit, is a Body failure", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.promise(() => startUpstream())
+      const deep = "[".repeat(MAX_JSON_DEPTH + 1) + "]".repeat(MAX_JSON_DEPTH + 1)
+      fake.script.push({ status: 200, text: deep }, { status: 200, text: JSON.stringify("x".repeat(MAX_BODY_BYTES)) })
+      yield* Effect.gen(function*() {
+        const upstream = yield* Upstream
+        expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ reason: "Body", status: 200 })
+        expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ reason: "Body", status: 200 })
+        expect(fake.requests).toHaveLength(2)
+      }).pipe(Effect.provide(withUpstream(fake.url, { breakerFailures: 100 })))
+    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+
+  it.live("a call interrupted while the upstream hangs (request timeout, client gone) counts as a failure: the breaker opens", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.promise(() => startUpstream())
+      fake.script.push("hang", "hang")
+      yield* leakCheck(Effect.gen(function*() {
+        const upstream = yield* Upstream
+        for (let n = 1; n <= 2; n++) {
+          const call = yield* Effect.fork(upstream.call("GET"))
+          while (fake.requests.length < n) yield* Effect.sleep("5 millis") // the upstream's own record is the event
+          yield* Fiber.interrupt(call)
+        }
+        expect(yield* upstream.breaker.state).toBe("open")
+        expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ _tag: "CircuitOpen" })
+        expect(fake.requests).toHaveLength(2)
+      }).pipe(Effect.provide(withUpstream(fake.url, { upstreamTimeoutMs: 10_000, breakerFailures: 2 }))))
     }).pipe(Effect.provide(captureLogs().layer)), 10_000)
 })

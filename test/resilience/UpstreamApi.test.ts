@@ -15,7 +15,7 @@ const startPublicWith = (config: Partial<AppConfigShape>) =>
 describe("upstream route", () => {
   it.live("GET /upstream wraps the upstream's JSON; unset URL -> 503 UpstreamNotConfigured", () =>
     leakCheck(Effect.gen(function*() {
-      const fake = yield* Effect.promise(startUpstream)
+      const fake = yield* Effect.promise(() => startUpstream())
       fake.script.push({ status: 200, body: { price: 42 } })
       const { baseUrl } = yield* startPublicWith({ upstreamUrl: new URL(fake.url) })
       expect(yield* get(`${baseUrl}/upstream`)).toMatchObject({ status: 200, body: { upstream: { price: 42 } } })
@@ -26,7 +26,7 @@ describe("upstream route", () => {
   it.live("a client that disconnects mid-call: the upstream sees its socket closed within 100 ms; the handler saw the interrupt", () => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
-      const fake = yield* Effect.promise(startUpstream)
+      const fake = yield* Effect.promise(() => startUpstream())
       fake.script.push("hang")
       const { baseUrl } = yield* startPublicWith({ upstreamUrl: new URL(fake.url), upstreamTimeoutMs: 10_000 })
       const client = yield* Effect.promise(() => RawConnection.open(Number(new URL(baseUrl).port)))
