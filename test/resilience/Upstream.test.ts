@@ -1,4 +1,5 @@
-// The outbound client against a real upstream whose answers the test scripts.
+// The outbound client against a real upstream whose answers the test scripts. What is about
+// time only (backoff, breaker reset) is in UpstreamTiming.test.ts, on TestClock.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Layer } from "effect"
 import * as AppConfig from "../../src/config/AppConfig.js"
@@ -44,7 +45,9 @@ describe("Upstream", () => {
       expect(fake.requests).toHaveLength(2)
       const first = fake.requests[0]!
       expect(first.closedAt).toBeDefined()
-      expect(first.closedAt! - first.at).toBeLessThan(150 + 100) // cut at its timeout
+      // Cut at its 150 ms timeout: without cancellation it would stay open until the upstream
+      // closes (at the end of the test). The bound is loose: a loaded machine is slow, not wrong.
+      expect(first.closedAt! - first.at).toBeLessThan(150 + 2_000)
     }).pipe(Effect.provide(captureLogs().layer)), 10_000)
 
   it.live("a non-idempotent call is not retried, and a 4xx is not retried", () =>
@@ -60,34 +63,6 @@ describe("Upstream", () => {
         expect(notFound).toMatchObject({ _tag: "UpstreamError", reason: "Status", status: 404 })
         expect(fake.requests).toHaveLength(2)
       }).pipe(Effect.provide(withUpstream(fake.url)))
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
-
-  it.live("5xx is retried UPSTREAM_RETRIES times, then fails", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() => startUpstream())
-      fake.script.push({ status: 500 }, { status: 502 }, { status: 503 }, { status: 200 })
-      const result = yield* Effect.either(Effect.flatMap(Upstream, (upstream) => upstream.call("GET"))).pipe(
-        Effect.provide(withUpstream(fake.url))
-      )
-      expect(failureOf(result)).toMatchObject({ reason: "Status", status: 503 })
-      expect(fake.requests).toHaveLength(3)
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
-
-  it.live("the breaker opens after BREAKER_FAILURES failed calls, answers at once while open, then lets a trial through", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() => startUpstream())
-      fake.script.push({ status: 500 }, { status: 500 })
-      yield* Effect.gen(function*() {
-        const upstream = yield* Upstream
-        for (let i = 0; i < 2; i++) yield* Effect.either(upstream.call("GET"))
-        expect(yield* upstream.breaker.state).toBe("open")
-        const open = yield* Effect.either(upstream.call("GET"))
-        expect(failureOf(open)).toMatchObject({ _tag: "CircuitOpen" })
-        expect(fake.requests).toHaveLength(2) // answered without calling the upstream
-        yield* Effect.sleep("350 millis") // BREAKER_RESET_MS = 300, real time: the upstream is real
-        expect(yield* upstream.call("GET")).toEqual({ ok: true })
-        expect(yield* upstream.breaker.state).toBe("closed")
-      }).pipe(Effect.provide(withUpstream(fake.url, { breakerFailures: 2, upstreamRetries: 0 })))
     }).pipe(Effect.provide(captureLogs().layer)), 10_000)
 
   it.live("UPSTREAM_URL unset -> UpstreamNotConfigured, nothing called", () =>
