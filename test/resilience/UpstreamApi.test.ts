@@ -23,7 +23,7 @@ describe("upstream route", () => {
       expect(yield* get(`${unset.baseUrl}/upstream`)).toMatchObject({ status: 503, body: { error: "UpstreamNotConfigured" } })
     }).pipe(Effect.provide(captureLogs().layer))), 10_000)
 
-  it.live("a client that disconnects mid-call: the upstream sees its socket closed within 100 ms; the handler saw the interrupt", () => {
+  it.live("a client that disconnects mid-call: the upstream sees its socket closed at once, not at the attempt timeout; the handler saw the interrupt", () => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
       const fake = yield* Effect.promise(() => startUpstream())
@@ -35,8 +35,18 @@ describe("upstream route", () => {
       client.destroy()
       const destroyedAt = performance.now()
       yield* logs.waitForLine((line) => line.message === "upstream call interrupted")
-      while (fake.requests[0]!.closedAt === undefined && performance.now() - destroyedAt < 1_000) yield* Effect.sleep("5 millis")
-      expect(fake.requests[0]!.closedAt! - destroyedAt).toBeLessThan(100)
+      while (fake.requests[0]!.closedAt === undefined && performance.now() - destroyedAt < 5_000) yield* Effect.sleep("5 millis")
+      // Well before the 10 s attempt timeout; loose, so a loaded machine (2 cores, load ~10) is not a failure.
+      expect(fake.requests[0]!.closedAt! - destroyedAt).toBeLessThan(3_000)
     }).pipe(Effect.provide(logs.layer)))
   }, 10_000)
+
+  it.live("an upstream answering 200 with JSON nested 100 000 deep is its failure: 503 UpstreamUnavailable, not a 4xx or 500", () =>
+    leakCheck(Effect.gen(function*() {
+      const fake = yield* Effect.promise(() => startUpstream())
+      fake.script.push({ status: 200, text: "[".repeat(100_000) + "]".repeat(100_000) })
+      const { baseUrl } = yield* startPublicWith({ upstreamUrl: new URL(fake.url) })
+      expect(yield* get(`${baseUrl}/upstream`)).toMatchObject({ status: 503, body: { error: "UpstreamUnavailable" } })
+      expect(yield* get(`${baseUrl}/upstream`)).toMatchObject({ status: 200, body: { upstream: { ok: true } } })
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
 })

@@ -7,7 +7,7 @@ describe("GET /upstream during shutdown", () => {
   it("a slow upstream call is interrupted at the deadline: the client gets 503 and the upstream socket closes then", async () => {
     const fake = await startUpstream()
     fake.script.push("hang")
-    const service = await spawnService({ UPSTREAM_URL: fake.url, UPSTREAM_TIMEOUT_MS: "5000", SHUTDOWN_TIMEOUT_MS: "500" })
+    const service = await spawnService({ UPSTREAM_URL: fake.url, UPSTREAM_TIMEOUT_MS: "8000", SHUTDOWN_TIMEOUT_MS: "500" })
     const pending = fetch(`http://127.0.0.1:${service.port}/upstream`)
     while (fake.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 5)) // the upstream's record is the event
     const sent = service.signal("SIGTERM")
@@ -19,7 +19,29 @@ describe("GET /upstream during shutdown", () => {
     const closedAt = fake.requests[0]!.closedAt
     expect(closedAt).toBeDefined()
     expect(closedAt! - sent).toBeGreaterThanOrEqual(450)
-    expect(closedAt! - sent).toBeLessThan(1_000) // at the 500 ms deadline, not the 5 s attempt timeout
+    expect(closedAt! - sent).toBeLessThan(3_000) // at the 500 ms deadline, not the 8 s attempt timeout (loose: a loaded machine is slow)
     expect(service.lines.some((line) => line.message === "upstream call interrupted")).toBe(true)
   }, 10_000)
+
+  it("an upstream that hangs past REQUEST_TIMEOUT_MS: each request gets 503 at its own timeout, and the breaker opens", async () => {
+    const fake = await startUpstream()
+    fake.script.push("hang", "hang", "hang")
+    const service = await spawnService({
+      UPSTREAM_URL: fake.url,
+      UPSTREAM_TIMEOUT_MS: "8000", // longer than the request's own timeout: only the caller giving up can count
+      REQUEST_TIMEOUT_MS: "300",
+      BREAKER_FAILURES: "2"
+    })
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(`http://127.0.0.1:${service.port}/upstream`)
+      expect(response.status).toBe(503)
+      expect(await response.json()).toMatchObject({ error: "RequestTimeout" })
+    }
+    const refused = await fetch(`http://127.0.0.1:${service.port}/upstream`)
+    expect(refused.status).toBe(503)
+    expect(await refused.json()).toMatchObject({ error: "CircuitOpen" })
+    expect(fake.requests).toHaveLength(2) // refused without calling the upstream
+    service.signal("SIGTERM")
+    expect((await waitFor(service.exited, 5_000, "exit")).code).toBe(0)
+  }, 15_000)
 })
