@@ -8,7 +8,8 @@ import { onTestFinished } from "vitest"
 export type Answer =
   | { readonly status: number; readonly body?: unknown } // JSON body
   | { readonly status: number; readonly text: string } // a body sent as it is (not JSON, or a big one)
-  | { readonly status: number; readonly cut: { readonly contentLength: number; readonly sent: number } } // headers, part of the body, then the socket destroyed
+  // headers, part of the body, then the socket destroyed (or, with `stall`, left open: the rest never comes)
+  | { readonly status: number; readonly cut: { readonly contentLength: number; readonly sent: number; readonly stall?: true } }
   | "hang" // never answer
 
 export interface UpstreamOptions {
@@ -33,7 +34,7 @@ export interface FakeUpstream {
 const answer = (response: Http.ServerResponse, socket: Net.Socket, scripted: Exclude<Answer, "hang">) => {
   if ("cut" in scripted) {
     response.writeHead(scripted.status, { "content-type": "application/json", "content-length": scripted.cut.contentLength })
-    response.write("x".repeat(scripted.cut.sent), () => socket.destroy())
+    response.write("x".repeat(scripted.cut.sent), () => scripted.cut.stall || socket.destroy())
     return
   }
   const body = "text" in scripted ? scripted.text : JSON.stringify(scripted.body ?? {})

@@ -77,6 +77,20 @@ describe("upstream sockets", () => {
       }).pipe(Effect.provide(withUpstream(fake.url)))
     }).pipe(Effect.provide(captureLogs().layer)), 10_000)
 
+  it.live("a non-2xx whose body stalls: still the status (not a retried timeout), and the socket is closed", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.promise(() => startUpstream())
+      fake.script.push({ status: 404, cut: { contentLength: 100, sent: 10, stall: true } })
+      yield* Effect.gen(function*() {
+        const upstream = yield* Upstream
+        expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ reason: "Status", status: 404 })
+        expect(fake.requests).toHaveLength(1)
+        yield* eventually(Effect.sync(() => fake.sockets[0]!.closedAt !== undefined))
+        expect(fake.sockets[0]!.closedAt).toBeDefined()
+        expect(yield* busySockets).toBe(0)
+      }).pipe(Effect.provide(withUpstream(fake.url, { upstreamTimeoutMs: 200, upstreamRetries: 2 })))
+    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+
   it.live("a 2xx cut mid-body is a transport failure: a GET is retried and succeeds", () =>
     Effect.gen(function*() {
       const fake = yield* Effect.promise(() => startUpstream())
