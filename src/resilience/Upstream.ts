@@ -48,7 +48,7 @@ export const make = Effect.gen(function*() {
   const config = yield* AppConfig
   const client = yield* HttpClient.HttpClient
   const breaker = yield* makeBreaker({ name: "upstream", failures: config.breakerFailures, resetMs: config.breakerResetMs })
-  const url = config.upstreamUrl
+  const url = AppConfig.reveal(config.upstreamUrl)
 
   const attempt = (method: Method, target: URL) =>
     client.execute(HttpClientRequest.make(method)(target, { acceptJson: true })).pipe(
