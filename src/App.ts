@@ -16,7 +16,7 @@ import * as PublicApp from "./http/public/PublicApp.js"
 import * as PublicRoutes from "./http/public/PublicRoutes.js"
 import { ExitCode } from "./lifecycle/ProcessExit.js"
 import { Shutdown } from "./lifecycle/Shutdown.js"
-import { closeWithinBudget, exitCodeOf } from "./lifecycle/ShutdownRunner.js"
+import { closeWithinBudget, cutAtDeadline, exitCodeOf } from "./lifecycle/ShutdownRunner.js"
 import { label, ShutdownReason } from "./lifecycle/ShutdownReason.js"
 import * as ProcessFaults from "./lifecycle/ProcessFaults.js"
 import * as Signals from "./lifecycle/Signals.js"
@@ -126,9 +126,12 @@ export const run = <ROut extends Raced, E, R>(services: Layer.Layer<ROut, E, R>)
     const reason = yield* shutdown.await
 
     const outcome = yield* closeWithinBudget(scope)
-    const code = exitCodeOf(outcome, reason._tag === "Fatal", yield* shutdown.forced)
+    const forced = yield* shutdown.forced
+    const code = exitCodeOf(outcome, reason._tag === "Fatal", forced)
+    // Both facts, whichever decided the code: a fatal exit may also have had work cut at the deadline.
+    const cut = cutAtDeadline(outcome, forced) ? { cutAtDeadline: true, forced } : { cutAtDeadline: false }
     yield* Effect.logInfo("shutdown complete").pipe(
-      Effect.annotateLogs({ reason: label(reason), exitCode: code, elapsedMs: yield* shutdown.elapsed })
+      Effect.annotateLogs({ reason: label(reason), exitCode: code, elapsedMs: yield* shutdown.elapsed, ...cut })
     )
     return code
   })
