@@ -73,9 +73,16 @@ export const make = (output: Output, options: LogStreamOptions): LogStream => {
     if (broken || droppedSinceFull === 0 || output.writableLength >= maxBuffered) return
     const count = droppedSinceFull
     droppedSinceFull = 0
-    send(options.droppedLine(count))
+    let line: string
+    try {
+      line = options.droppedLine(count)
+    } catch {
+      return
+    }
+    send(line)
   }
 
+  // Both listeners are Node callbacks: neither can throw (report and send catch everything).
   output.on("error", fail)
   output.on("drain", flushDropped)
 
