@@ -9,12 +9,30 @@ import { isLoopback } from "./loopback.js"
 export const LogLevels = ["debug", "info", "warn", "error"] as const
 export type LogLevelName = (typeof LogLevels)[number]
 
-const settings = Config.all({
+/**
+ * ADMIN_TOKEN. Secure by default: an admin listener other machines can reach must ask for a
+ * token. Read beside ADMIN_HOST so that a refusal is one more entry of the one config error
+ * (an invalid ADMIN_HOST is reported by its own reader, not here again).
+ */
+const adminToken = Config.all([
+  host("ADMIN_HOST", "127.0.0.1").pipe(Config.orElse(() => Config.succeed(undefined))),
+  optionalSecret("ADMIN_TOKEN")
+]).pipe(Config.mapOrFail(([adminHost, token]) =>
+  adminHost === undefined || isLoopback(adminHost) || token !== undefined
+    ? Either.right(token)
+    : Either.left(ConfigError.InvalidData(
+      ["ADMIN_TOKEN"],
+      `required when ADMIN_HOST (${adminHost}) is not a loopback address: set ADMIN_TOKEN to a secret ` +
+        `bearer token, or bind ADMIN_HOST to 127.0.0.1, ::1 or localhost`
+    ))
+))
+
+export const appConfig = Config.all({
   port: port("PORT", 8080),
   host: host("HOST", "0.0.0.0"),
   adminPort: port("ADMIN_PORT", 9090),
   adminHost: host("ADMIN_HOST", "127.0.0.1"),
-  adminToken: optionalSecret("ADMIN_TOKEN"),
+  adminToken,
   shutdownTimeoutMs: millis("SHUTDOWN_TIMEOUT_MS", 10_000, { min: 1, max: 3_600_000 }),
   drainDelayMs: millis("DRAIN_DELAY_MS", 0),
   requestTimeoutMs: millis("REQUEST_TIMEOUT_MS", 30_000, { min: 1, max: 3_600_000 }),
@@ -43,18 +61,6 @@ const settings = Config.all({
   // Test-only: adds a finalizer that never finishes, to exercise the deadline and forced exits.
   debugHangOnShutdown: flag("DEBUG_HANG_ON_SHUTDOWN")
 })
-
-/** Secure by default: an admin listener other machines can reach must ask for a token. */
-const adminReachableOnlyWithToken = (config: Config.Config.Success<typeof settings>) =>
-  isLoopback(config.adminHost) || config.adminToken !== undefined
-    ? Either.right(config)
-    : Either.left(ConfigError.InvalidData(
-      ["ADMIN_TOKEN"],
-      `required when ADMIN_HOST (${config.adminHost}) is not a loopback address: set ADMIN_TOKEN to a secret ` +
-        `bearer token, or bind ADMIN_HOST to 127.0.0.1, ::1 or localhost`
-    ))
-
-export const appConfig = settings.pipe(Config.mapOrFail(adminReachableOnlyWithToken))
 
 export type AppConfigShape = Config.Config.Success<typeof appConfig>
 

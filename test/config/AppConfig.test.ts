@@ -133,6 +133,14 @@ describe("AppConfig", () => {
       expect(JSON.stringify(found)).not.toContain("s3cr3t")
     }))
 
+  it.effect("a refused ADMIN_HOST is reported with the other bad variables, not after them; an invalid one once", () =>
+    Effect.gen(function*() {
+      const withBadPort = yield* problems({ ADMIN_HOST: "0.0.0.0", PORT: "x" })
+      expect(withBadPort.map((problem) => problem.variable).sort()).toEqual(["ADMIN_TOKEN", "PORT"])
+      const invalidHost = yield* problems({ ADMIN_HOST: "http://x" })
+      expect(invalidHost.map((problem) => problem.variable)).toEqual(["ADMIN_HOST"])
+    }))
+
   it("the test factory redacts secrets given in the clear", () => {
     const config = AppConfig.test({ adminToken: "t", upstreamUrl: new URL("http://u:p@h/") })
     expect(Redacted.isRedacted(config.adminToken)).toBe(true)
