@@ -8,7 +8,7 @@
 // and its two lines here (scripts/check-removable.mjs proves it in CI). The main program then races
 //   (a) the servers or the process failing, (b) the first signal, (c) the shutdown latch (admin),
 // and whichever finishes first is the shutdown reason; the others are interrupted.
-import { Cause, Context, Effect, Either, Layer, Scope } from "effect"
+import { Cause, Context, Effect, Either, Layer, Redacted, Scope } from "effect"
 import { AppConfig } from "./config/AppConfig.js"
 import * as AdminApp from "./http/admin/AdminApp.js"
 import * as OwnedServer from "./http/OwnedServer.js"
@@ -16,7 +16,7 @@ import * as PublicApp from "./http/public/PublicApp.js"
 import * as PublicRoutes from "./http/public/PublicRoutes.js"
 import { ExitCode } from "./lifecycle/ProcessExit.js"
 import { Shutdown } from "./lifecycle/Shutdown.js"
-import { closeWithinBudget, exitCodeOf } from "./lifecycle/ShutdownRunner.js"
+import { closeWithinBudget, cutAtDeadline, exitCodeOf } from "./lifecycle/ShutdownRunner.js"
 import { label, ShutdownReason } from "./lifecycle/ShutdownReason.js"
 import * as ProcessFaults from "./lifecycle/ProcessFaults.js"
 import * as Signals from "./lifecycle/Signals.js"
@@ -33,7 +33,7 @@ export const AdminServerLive = Layer.scoped(
   AdminServer,
   Effect.gen(function*() {
     const config = yield* AppConfig
-    const app = yield* AdminApp.make(config.adminToken)
+    const app = yield* AdminApp.make(config.adminToken === undefined ? undefined : Redacted.value(config.adminToken))
     return yield* OwnedServer.make({
       name: "admin",
       host: config.adminHost,
@@ -126,9 +126,12 @@ export const run = <ROut extends Raced, E, R>(services: Layer.Layer<ROut, E, R>)
     const reason = yield* shutdown.await
 
     const outcome = yield* closeWithinBudget(scope)
-    const code = exitCodeOf(outcome, reason._tag === "Fatal", yield* shutdown.forced)
+    const forced = yield* shutdown.forced
+    const code = exitCodeOf(outcome, reason._tag === "Fatal", forced)
+    // Both facts, whichever decided the code: a fatal exit may also have had work cut at the deadline.
+    const cut = cutAtDeadline(outcome, forced) ? { cutAtDeadline: true, forced } : { cutAtDeadline: false }
     yield* Effect.logInfo("shutdown complete").pipe(
-      Effect.annotateLogs({ reason: label(reason), exitCode: code, elapsedMs: yield* shutdown.elapsed })
+      Effect.annotateLogs({ reason: label(reason), exitCode: code, elapsedMs: yield* shutdown.elapsed, ...cut })
     )
     return code
   })

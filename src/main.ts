@@ -15,6 +15,10 @@ import * as JsonLogger from "./observability/JsonLogger.js"
 
 const service = "owned-service"
 
+// The logger's only way to stdout, made once for the process: a broken or full stdout drops lines
+// instead of raising uncaught exceptions or growing memory (see JsonLogger.stdout, LogStream).
+const logLine = JsonLogger.stdout(service)
+
 const ProcessExitLive = Layer.succeed(ProcessExit, {
   now: (code) => Effect.sync(() => process.exit(code))
 })
@@ -39,13 +43,24 @@ const program = Effect.gen(function*() {
   )
 }).pipe(
   Effect.catchAllCause((cause) => Effect.as(Effect.logFatal("main failed", cause), ExitCode.Failure)),
-  Effect.provide(JsonLogger.layer(service))
+  Effect.provide(JsonLogger.layer(service, logLine))
 )
 
-// Signal listeners alone do not keep Node's event loop alive; this does until main returns.
+// Signal listeners alone do not keep Node's event loop alive; this does until main returns. Its
+// callback does nothing, so it has nothing that could throw into Node.
 const keepAlive = setInterval(() => undefined, 2 ** 31 - 1)
+
+/** Called by the fiber's observer, inside Effect's runtime: it must not throw there. */
+const exitWith = (code: number) => {
+  try {
+    clearInterval(keepAlive)
+    process.exit(code)
+  } catch {
+    // Only an 'exit' listener throwing gets here. The root scope is closed: nothing of ours keeps
+    // the event loop alive any more, so the process ends on its own with this code.
+    process.exitCode = code
+  }
+}
+
 const fiber = Effect.runFork(program)
-fiber.addObserver((exit) => {
-  clearInterval(keepAlive)
-  process.exit(Exit.isSuccess(exit) ? exit.value : ExitCode.Failure)
-})
+fiber.addObserver((exit) => exitWith(Exit.isSuccess(exit) ? exit.value : ExitCode.Failure))

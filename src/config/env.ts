@@ -1,6 +1,9 @@
 // Typed readers for environment variables. Each one names its variable in the error and says
 // what form was expected, so a bad value stops startup with a line a human can act on.
-import { Config, ConfigError, Either } from "effect"
+//
+// Secrets are read with Config.redacted and stay Redacted in AppConfig: printed, logged or
+// serialised they show "<redacted>". A bad secret is named with the form expected, never echoed.
+import { Config, ConfigError, Either, Option, Redacted } from "effect"
 
 export interface IntegerRange {
   readonly min: number
@@ -48,26 +51,50 @@ export const host = (name: string, fallback: string) =>
   fromString(name, fallback, (raw) =>
     /^[A-Za-z0-9.:_-]+$/.test(raw) && !raw.includes("://") ? Either.right(raw) : invalid(name, "a host name or IP address", raw))
 
-/** Optional secret: unset or empty means "not configured". */
-export const optionalSecret = (name: string): Config.Config<string | undefined> =>
-  fromString(name, "", (raw) => Either.right(raw === "" ? undefined : raw))
+/**
+ * An optional secret, parsed by `parse` (None: not the form expected). Unset or empty means "not
+ * configured". The error names the variable and the form, not the value: it may be a password.
+ */
+const optionalSecretOf = <A>(
+  name: string,
+  expected: string,
+  parse: (raw: string) => Option.Option<A>
+): Config.Config<Redacted.Redacted<A> | undefined> =>
+  Config.redacted(name).pipe(
+    Config.withDefault(Redacted.make("")),
+    Config.mapOrFail((secret) => {
+      const raw = Redacted.value(secret).trim()
+      if (raw === "") return Either.right(undefined)
+      return Option.match(parse(raw), {
+        onNone: () => Either.left(ConfigError.InvalidData([name], `expected ${expected} (the value is a secret and is not shown)`)),
+        onSome: (value) => Either.right(Redacted.make(value))
+      })
+    })
+  )
+
+/** Optional secret string (a token): unset or empty means "not configured". */
+export const optionalSecret = (name: string): Config.Config<Redacted.Redacted<string> | undefined> =>
+  optionalSecretOf(name, "a non-empty string", Option.some)
+
+const urlWith = (protocols: ReadonlyArray<string>) => (raw: string): Option.Option<URL> => {
+  if (!URL.canParse(raw)) return Option.none()
+  const url = new URL(raw)
+  return protocols.includes(url.protocol) && url.hostname !== "" ? Option.some(url) : Option.none()
+}
+
+/**
+ * Optional URL with a host, one of `schemes` (e.g. "http:"). It may carry credentials
+ * (`scheme://user:password@host/...`), so the whole URL is a secret.
+ */
+export const optionalSecretUrl = (
+  name: string,
+  schemes: ReadonlyArray<string>,
+  expected: string
+): Config.Config<Redacted.Redacted<URL> | undefined> => optionalSecretOf(name, expected, urlWith(schemes))
 
 /** A filesystem path: non-empty, no NUL byte. */
 export const path = (name: string, fallback: string) =>
   fromString(name, fallback, (raw) => raw !== "" && !raw.includes("\0") ? Either.right(raw) : invalid(name, "a directory path", raw))
-
-/** Optional http(s) URL: unset or empty means "not configured". */
-export const optionalUrl = (name: string): Config.Config<URL | undefined> =>
-  fromString(name, "", (raw) => {
-    if (raw === "") return Either.right(undefined)
-    try {
-      const url = new URL(raw)
-      if (url.protocol === "http:" || url.protocol === "https:") return Either.right(url)
-    } catch {
-      // fall through to the error below
-    }
-    return invalid(name, "an http:// or https:// URL", raw)
-  })
 
 export const flag = (name: string) =>
   fromString(name, "false", (raw) => {

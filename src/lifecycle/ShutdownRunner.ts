@@ -43,9 +43,18 @@ export const closeWithinBudget = (scope: Scope.CloseableScope) =>
     return { _tag: "DeadlineExceeded" } satisfies Outcome
   })
 
-/** 0 clean; 1 fatal reason or a failing finalizer; 124 when the deadline had to cut anything. */
+/** True when the deadline had to cut anything: the release itself, or work recorded as forced. */
+export const cutAtDeadline = (outcome: Outcome, forced: ReadonlyArray<string>): boolean =>
+  outcome._tag === "DeadlineExceeded" || forced.length > 0
+
+/**
+ * 1 for a fatal reason, whatever the drain did (the fault is the news; the final log line says
+ * whether the deadline cut work too); else 124 when the deadline cut anything; else 1 for a
+ * failing finalizer; else 0.
+ */
 export const exitCodeOf = (outcome: Outcome, fatal: boolean, forced: ReadonlyArray<string>): number => {
-  if (outcome._tag === "DeadlineExceeded" || forced.length > 0) return ExitCode.DeadlineExceeded
-  if (fatal || Exit.isFailure(outcome.exit)) return ExitCode.Failure
+  if (fatal) return ExitCode.Failure
+  if (cutAtDeadline(outcome, forced)) return ExitCode.DeadlineExceeded
+  if (outcome._tag === "Closed" && Exit.isFailure(outcome.exit)) return ExitCode.Failure
   return ExitCode.Ok
 }

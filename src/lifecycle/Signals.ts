@@ -1,6 +1,7 @@
 /**
  * SIGTERM and SIGINT.
- * Owns: the process listeners for both signals and the fibers their callbacks start.
+ * Owns: the process listeners for both signals (guarded: see listenScoped) and the fibers their
+ *   callbacks start.
  * Does not own: the shutdown itself. The first signal only completes `received` (one arm of the
  *   main race); a second signal forces the process out at once with 143 (SIGTERM) or 130 (SIGINT)
  *   after logging the owned fibers still running.

@@ -1,17 +1,26 @@
 // Adds listeners to an emitter (usually `process`) for the life of the current scope: the code
-// that adds them is the code that removes them.
+// that adds them is the code that removes them. Each listener goes through NodeEdge.guard: a
+// throw inside a process-level listener (a signal, an uncaught exception) is logged at warn and
+// goes no further; thrown from `uncaughtException` it would end the process at once.
 import { Effect } from "effect"
+import * as NodeEdge from "./NodeEdge.js"
 
 export const listenScoped = (
   emitter: NodeJS.EventEmitter,
   listeners: Readonly<Record<string, (...args: Array<any>) => void>>
 ) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      for (const [event, listener] of Object.entries(listeners)) emitter.on(event, listener)
-    }),
-    () =>
+  Effect.gen(function*() {
+    const edge = yield* NodeEdge.make
+    const guarded = Object.entries(listeners).map(([event, listener]) =>
+      [event, edge.guard(`process ${event} listener`, listener)] as const
+    )
+    yield* Effect.acquireRelease(
       Effect.sync(() => {
-        for (const [event, listener] of Object.entries(listeners)) emitter.off(event, listener)
-      })
-  )
+        for (const [event, listener] of guarded) emitter.on(event, listener)
+      }),
+      () =>
+        Effect.sync(() => {
+          for (const [event, listener] of guarded) emitter.off(event, listener)
+        })
+    )
+  })

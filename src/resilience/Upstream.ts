@@ -56,7 +56,7 @@ export const make = Effect.gen(function*() {
     resetMs: config.breakerResetMs,
     countInterruption: true
   })
-  const url = config.upstreamUrl
+  const url = AppConfig.reveal(config.upstreamUrl)
   // Discarding a non-2xx body gets its own short bound: a slow error body must not turn a 404
   // into a retried timeout. Cut at the bound, the socket is closed instead of returned.
   const discardMs = Math.min(config.upstreamTimeoutMs, 1_000)

@@ -1,11 +1,16 @@
 // The main race and the release order, for every kind of trigger.
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Option, Ref, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Logger, Option, Ref, Scope, TestClock } from "effect"
+import { EventEmitter } from "node:events"
 import * as App from "../../src/App.js"
 import { ServeError } from "../../src/http/OwnedServer.js"
+import { listenScoped } from "../../src/lifecycle/listenScoped.js"
+import * as ProcessFaults from "../../src/lifecycle/ProcessFaults.js"
 import { Shutdown } from "../../src/lifecycle/Shutdown.js"
-import { FORCE_GRACE_MS } from "../../src/lifecycle/ShutdownRunner.js"
+import { exitCodeOf, FORCE_GRACE_MS } from "../../src/lifecycle/ShutdownRunner.js"
 import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
+import * as JsonLogger from "../../src/observability/JsonLogger.js"
+import { captureLogs } from "../support/captureLogs.js"
 import { makeHarness } from "../support/lifecycleHarness.js"
 import { leakCheck } from "../support/LeakCheck.js"
 
@@ -92,5 +97,91 @@ describe("App.run: one exits, all exit", () => {
           running: [expect.objectContaining({ name: "root scope release", owner: "main" })]
         })
       }).pipe(Effect.provide(harness.infrastructure))
+    }))
+
+  it.effect("a fatal fault whose drain also hit the deadline exits 1; the last line says both", () =>
+    Effect.gen(function*() {
+      const budgetMs = 2_000
+      const harness = yield* makeHarness({ hangingRelease: true, budgetMs })
+      yield* Effect.gen(function*() {
+        const main = yield* Effect.fork(App.run(harness.services))
+        yield* Deferred.await(harness.started)
+        harness.emitter.emit("uncaughtException", new Error("thrown in a callback"))
+        yield* Effect.repeat(Ref.get(harness.events), { until: (events) => events.includes("release B") })
+        yield* TestClock.adjust(budgetMs + FORCE_GRACE_MS)
+        expect(yield* Fiber.join(main)).toBe(1)
+        expect(harness.logs.lines.find((line) => line.message === "shutdown deadline exceeded: forcing exit")).toBeDefined()
+        expect(harness.logs.lines.at(-1)).toMatchObject({
+          message: "shutdown complete",
+          reason: "fatal",
+          exitCode: 1,
+          cutAtDeadline: true
+        })
+      }).pipe(Effect.provide(harness.infrastructure))
+    }))
+})
+
+describe("exitCodeOf", () => {
+  const closed = { _tag: "Closed", exit: Exit.void } as const
+  const failedRelease = { _tag: "Closed", exit: Exit.die("finalizer threw") } as const
+  const deadline = { _tag: "DeadlineExceeded" } as const
+  it.each([
+    ["clean", 0, closed, false, []],
+    ["a finalizer failed", 1, failedRelease, false, []],
+    ["the release hit the deadline", 124, deadline, false, []],
+    ["work was cut at the deadline", 124, closed, false, ["request GET /sleep"]],
+    ["fatal", 1, closed, true, []],
+    ["fatal, and the release hit the deadline", 1, deadline, true, []],
+    ["fatal, and work was cut at the deadline", 1, closed, true, ["request GET /sleep"]]
+  ] as const)("%s -> %i", (_, code, outcome, fatal, forced) => {
+    expect(exitCodeOf(outcome, fatal, forced)).toBe(code)
+  })
+})
+
+describe("process-level listeners cannot throw into Node", () => {
+  it.effect("a listener added with listenScoped that throws is contained and logged once at warn", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const emitter = new EventEmitter()
+      yield* listenScoped(emitter, {
+        SIGTERM: () => {
+          throw new Error("in a signal listener")
+        }
+      })
+      // Unguarded, the throw leaves emit: from a real `process` listener, an uncaught exception.
+      expect(() => emitter.emit("SIGTERM")).not.toThrow()
+      const warns = logs.lines.filter((line) => line.level === "warn")
+      expect(warns).toHaveLength(1)
+      expect(String(warns[0]!.cause)).toContain("in a signal listener")
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
+  })
+
+  it.effect("a fault whose own log line raises another fault (stdout broken) does not loop", () =>
+    Effect.gen(function*() {
+      const emitter = new EventEmitter()
+      const lines: Array<Record<string, unknown>> = []
+      // Every line written "fails" the way an unguarded EPIPE did: an uncaught exception, a turn later.
+      const failingStdout = Logger.replace(
+        Logger.defaultLogger,
+        JsonLogger.make("test", (line) => {
+          lines.push(JSON.parse(line))
+          setImmediate(() => emitter.emit("uncaughtException", new Error("write EPIPE")))
+        })
+      )
+      yield* Effect.gen(function*() {
+        const scope = yield* Scope.make()
+        const faults = yield* Scope.extend(ProcessFaults.make(emitter), scope)
+        emitter.emit("uncaughtException", new Error("first"))
+        expect(String(yield* faults.fault)).toContain("first")
+        const logged = 1 + ProcessFaults.LATER_FAULT_LINES
+        // Let the chain run as far as it would: well past the point where it must have stopped.
+        for (let turn = 0; turn < 200 && lines.length <= logged + 1; turn++) {
+          yield* Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+        }
+        expect(lines).toHaveLength(logged)
+        expect(lines.at(-1)).toMatchObject({ furtherFaultsCountedOnly: true })
+        yield* Scope.close(scope, Exit.void)
+        expect(lines.at(-1)).toMatchObject({ message: "faults not logged" })
+      }).pipe(Effect.provide(failingStdout))
     }))
 })

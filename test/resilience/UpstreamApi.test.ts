@@ -1,7 +1,7 @@
 // The upstream feature's route, served as App.ts serves it (UpstreamFeature.layer on the public server).
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import type { AppConfigShape } from "../../src/config/AppConfig.js"
+import type { TestOverrides } from "../../src/config/AppConfig.js"
 import * as UpstreamFeature from "../../src/resilience/UpstreamFeature.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
@@ -9,7 +9,7 @@ import { get, startPublic } from "../support/publicServer.js"
 import { RawConnection } from "../support/RawConnection.js"
 import { startUpstream } from "./fakeUpstream.js"
 
-const startPublicWith = (config: Partial<AppConfigShape>) =>
+const startPublicWith = (config: TestOverrides) =>
   startPublic({ features: UpstreamFeature.layer, config })
 
 describe("upstream route", () => {

@@ -14,7 +14,7 @@ type Needs = AppConfig.AppConfig | Shutdown.Shutdown | FiberRegistry.FiberRegist
 export interface PublicServerOptions<ROut, E> {
   /** The feature layers to serve (App.ts's, e.g. JobsFeature.layer); none serves the core routes. */
   readonly features?: Layer.Layer<ROut, E, Needs>
-  readonly config?: Partial<AppConfig.AppConfigShape>
+  readonly config?: AppConfig.TestOverrides
 }
 
 export const startPublic = <ROut = never, E = never>(options: PublicServerOptions<ROut, E> = {}) =>

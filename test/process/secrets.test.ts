@@ -1,0 +1,63 @@
+// Secure by default, and secrets in no log line: the real entry point, its real stdout and stderr.
+import { describe, expect, it } from "vitest"
+import { spawnService, waitFor, type Service } from "../support/spawnService.js"
+
+const SECRET = "s3cr3t"
+
+/** Every byte the child wrote, stdout (parsed lines, re-serialised) and stderr. */
+const everything = (service: Service) => JSON.stringify(service.lines) + service.stderr()
+
+describe("secure by default", () => {
+  it("ADMIN_HOST=0.0.0.0 without ADMIN_TOKEN -> refuses to start: exit 1, one line naming ADMIN_TOKEN and ADMIN_HOST", async () => {
+    const service = await spawnService({ ADMIN_HOST: "0.0.0.0" }, { waitForListening: false })
+    const exited = await waitFor(service.exited, 5_000, "exit")
+    expect(exited.code).toBe(1)
+    expect(service.lines).toHaveLength(1)
+    const [line] = service.lines
+    expect(line).toMatchObject({ level: "error", variables: ["ADMIN_TOKEN"] })
+    expect(line!.message).toContain("ADMIN_TOKEN")
+    expect(line!.message).toContain("ADMIN_HOST (0.0.0.0)")
+    expect(service.stderr()).toBe("")
+  })
+
+  it("invalid values of secret variables -> exit 1, one line naming each, no line holding the secret", async () => {
+    const service = await spawnService({
+      UPSTREAM_URL: `ftp://user:${SECRET}@x`,
+      DATABASE_URL: `mysql://u:${SECRET}@h/db`,
+      REDIS_URL: `http://:${SECRET}@cache`,
+      ADMIN_HOST: "0.0.0.0",
+      ADMIN_TOKEN: `${SECRET}-token`
+    }, { waitForListening: false })
+    const exited = await waitFor(service.exited, 5_000, "exit")
+    expect(exited.code).toBe(1)
+    expect(service.lines).toHaveLength(1)
+    expect(service.lines[0]!.variables).toEqual(expect.arrayContaining(["UPSTREAM_URL", "DATABASE_URL", "REDIS_URL"]))
+    expect(service.lines[0]!.message).toContain("DATABASE_URL: expected a postgres:// URL")
+    expect(everything(service)).not.toContain(SECRET)
+  })
+
+  it("valid secrets are used and appear in no line, from listening to shutdown complete", async () => {
+    const token = `${SECRET}-token`
+    const service = await spawnService({
+      // Nothing listens on port 1: /upstream fails (503) and its failure is logged.
+      UPSTREAM_URL: `http://user:${SECRET}@127.0.0.1:1/`,
+      UPSTREAM_RETRIES: "0",
+      DATABASE_URL: `postgres://jobs:${SECRET}@db.example/jobs`,
+      REDIS_URL: `redis://:${SECRET}@cache.example`,
+      ADMIN_HOST: "0.0.0.0",
+      ADMIN_TOKEN: token,
+      LOG_LEVEL: "debug"
+    })
+    expect((await fetch(`http://127.0.0.1:${service.port}/upstream`)).status).toBe(503)
+    expect((await fetch(`http://127.0.0.1:${service.adminPort}/metrics`)).status).toBe(401)
+    const shutdown = await fetch(`http://127.0.0.1:${service.adminPort}/admin/shutdown`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` }
+    })
+    expect(shutdown.status).toBe(202)
+    expect((await waitFor(service.exited, 5_000, "exit")).code).toBe(0)
+    expect(service.lines.find((line) => line.message === "shutdown")).toMatchObject({ reason: "admin" })
+    expect(service.lines.length).toBeGreaterThan(3)
+    expect(everything(service)).not.toContain(SECRET)
+  })
+})
