@@ -72,6 +72,17 @@ const pathOf = (url: string) => {
   return path.length > 200 ? `${path.slice(0, 200)}...` : path
 }
 
+/** Whether the request-target is a URL at all (`//` and `http://[` are not): asked only on the
+ * error path, where a throw would turn a client's 4xx into a defect. */
+const isUrl = (url: string) => {
+  try {
+    new URL(url, "http://public")
+    return true
+  } catch {
+    return false
+  }
+}
+
 type ClientError = BadRequest | NotFound | PayloadTooLarge
 
 const isClientError = (error: unknown): error is ClientError =>
@@ -81,7 +92,9 @@ const isClientError = (error: unknown): error is ClientError =>
 const fromFramework = (error: unknown): ClientError | undefined => {
   if (error instanceof HttpApiError.HttpApiDecodeError) return new BadRequest({ message: describeIssues(error) })
   if (error instanceof HttpServerError.RouteNotFound) {
-    return new NotFound({ message: `no route for ${error.request.method} ${pathOf(error.request.url)}` })
+    return isUrl(error.request.url)
+      ? new NotFound({ message: `no route for ${error.request.method} ${pathOf(error.request.url)}` })
+      : new BadRequest({ message: "the request-target is not a valid URL" })
   }
   // HttpApiBuilder reads a body with orDie: a body it cannot read (bad JSON, too large) is a defect.
   if (error instanceof HttpServerError.RequestError) return unreadableBody(error)
