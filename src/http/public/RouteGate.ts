@@ -3,9 +3,8 @@
 // does not declare is a 415 before the platform tries to parse it: a multipart body sent to a
 // JSON route would otherwise be parsed as multipart, and a truncated one waits for the timeout).
 // The table is derived from the served HttpApi, features' groups included: nothing is listed by hand.
-import { HttpApi, HttpMethod, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApi, type HttpApiGroup, HttpMethod, HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Data, Effect } from "effect"
-import type { HttpApiGroup } from "@effect/platform"
 
 /** How HttpApiBuilder reads a body, chosen by Content-Type alone (see its `requestPayload`). */
 export type BodyKind = "Json" | "Multipart" | "UrlParams" | "Text" | "Uint8Array"
