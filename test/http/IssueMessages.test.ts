@@ -4,7 +4,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Schema } from "effect"
 import { SleepMs } from "../../src/http/public/Api.js"
 import { describeIssues } from "../../src/http/public/IssueMessages.js"
-import { NewJob } from "../../src/jobs/JobsApi.js"
+
+/** Shaped like a job's body: an integer with the schema's own message, and any JSON. */
+const NewJob = Schema.Struct({
+  ms: Schema.Int.pipe(Schema.between(0, 600_000, { message: () => "must be an integer between 0 and 600000" })),
+  payload: Schema.optional(Schema.Unknown)
+})
 
 const SECRET = "SECRET-abc"
 
@@ -20,7 +25,7 @@ describe("400 messages", () => {
   it.effect.each<readonly [string, Schema.Schema<any, any>, unknown, string]>([
     ["a string where a number goes", NewJob, { ms: SECRET }, "ms: expected number"],
     ["an object where a number goes", NewJob, { ms: { [SECRET]: 1 } }, "ms: expected number"],
-    ["not an object at all", NewJob, [SECRET], "expected Struct"],
+    ["not an object at all", NewJob, [SECRET], "expected { readonly ms: Int"],
     ["missing", NewJob, {}, "ms: is missing"],
     ["the schema's own message is kept", NewJob, { ms: -1 }, "ms: must be an integer between 0 and 600000"],
     ["a transformation quoting the value", Schema.Struct({ n: Schema.NumberFromString }), { n: SECRET }, "n: is invalid"],

@@ -1,40 +1,15 @@
 // A known path with another method: 405 with Allow, and OPTIONS answers with the same Allow. The
 // table comes from the served HttpApi, so a feature's group is covered the moment it is added.
-import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Schema } from "effect"
-import * as Fs from "node:fs/promises"
-import * as Os from "node:os"
-import * as Path from "node:path"
-import { PublicApi } from "../../src/http/public/Api.js"
-import * as PublicRoutes from "../../src/http/public/PublicRoutes.js"
-import * as JobsFeature from "../../src/jobs/JobsFeature.js"
-import * as UpstreamFeature from "../../src/resilience/UpstreamFeature.js"
+import { Effect } from "effect"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { startPublic } from "../support/publicServer.js"
 import { RawConnection } from "../support/RawConnection.js"
+import * as WidgetsFeature from "./widgetsFeature.js"
 
-/** A group no core file knows: its routes are in the table only if the table is derived. */
-class Widgets extends HttpApiGroup.make("widgets")
-  .add(HttpApiEndpoint.get("list", "/widgets").addSuccess(Schema.Array(Schema.String)))
-  .add(HttpApiEndpoint.patch("rename", "/widgets/:name").setPath(Schema.Struct({ name: Schema.String })).setPayload(Schema.Struct({ to: Schema.String })))
-  .add(HttpApiEndpoint.del("remove", "/widgets/:name").setPath(Schema.Struct({ name: Schema.String })))
-{}
-const WidgetsLive = HttpApiBuilder.group(PublicApi.add(Widgets), "widgets", (handlers) =>
-  handlers
-    .handle("list", () => Effect.succeed(["a"]))
-    .handle("rename", () => Effect.void)
-    .handle("remove", () => Effect.void))
-const WidgetsFeature = Layer.effectDiscard(Effect.flatMap(PublicRoutes.PublicRoutes, (routes) => routes.addGroup(Widgets, WidgetsLive)))
-
-const start = Effect.gen(function*() {
-  const dataDir = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "allow-")))
-  return yield* startPublic({
-    features: Layer.mergeAll(JobsFeature.layer, UpstreamFeature.layer, WidgetsFeature),
-    config: { dataDir, workers: 1, jobQueueSize: 10 }
-  })
-})
+/** The core routes and a feature only this test declares (the jobs feature checks its own in test/jobs). */
+const start = startPublic({ features: WidgetsFeature.layer })
 
 const send = (port: number, method: string, target: string, headers: Record<string, string> = {}) =>
   Effect.promise(async () => {
@@ -48,10 +23,7 @@ describe("405 and OPTIONS on the public routes", () => {
     ["PUT", "/healthz", "/healthz", "GET, HEAD, OPTIONS"],
     ["POST", "/readyz", "/readyz", "GET, HEAD, OPTIONS"],
     ["DELETE", "/sleep?ms=1", "/sleep", "GET, HEAD, OPTIONS"],
-    ["GET", "/jobs", "/jobs", "POST, OPTIONS"],
-    ["DELETE", "/jobs/some-id", "/jobs/:id", "GET, HEAD, OPTIONS"],
-    ["POST", "/upstream", "/upstream", "GET, HEAD, OPTIONS"],
-    ["POST", "/widgets", "/widgets", "GET, HEAD, OPTIONS"],
+    ["PUT", "/widgets", "/widgets", "GET, HEAD, POST, OPTIONS"],
     ["GET", "/widgets/w1", "/widgets/:name", "PATCH, DELETE, OPTIONS"],
     ["POST", "/openapi.json", "/openapi.json", "GET, HEAD, OPTIONS"]
   ])("%s %s -> 405, Allow of %s: %s; OPTIONS -> 204, same Allow", ([method, target, template, allow]) =>
@@ -85,7 +57,7 @@ describe("405 and OPTIONS on the public routes", () => {
       const connection = yield* Effect.promise(() => RawConnection.open(port))
       // A PUT with a deep body on a path that takes no PUT: the method is wrong, whatever the body.
       const deep = "[".repeat(5_000)
-      connection.write(`PUT /jobs HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: ${deep.length}\r\n\r\n${deep}`)
+      connection.write(`PUT /widgets HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: ${deep.length}\r\n\r\n${deep}`)
       const put = yield* Effect.promise(() => connection.nextResponse())
       expect(put.status).toBe(405)
       const head = yield* Effect.promise(async () => (await fetch(`http://127.0.0.1:${port}/healthz`, { method: "HEAD" })).status)
@@ -100,15 +72,15 @@ describe("405 and OPTIONS on the public routes", () => {
       yield* send(port, "GET", "/nope")
       yield* send(port, "GET", "/sleep?ms=x")
       const connection = yield* Effect.promise(() => RawConnection.open(port))
-      const body = `{"ms":"SECRET-abc"}`
-      connection.write(`POST /jobs HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`)
+      const body = `{"size":"SECRET-abc"}`
+      connection.write(`POST /widgets HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`)
       expect((yield* Effect.promise(() => connection.nextResponse())).status).toBe(400)
       const warns = logs.lines.filter((line) => line.level === "warn")
       expect(warns.map((line) => [line.kind, line.method, line.path])).toEqual([
         ["http method not allowed", "PUT", "/healthz"],
         ["http not found", "GET", "/nope"],
         ["http bad request", "GET", "/sleep"],
-        ["http bad request", "POST", "/jobs"]
+        ["http bad request", "POST", "/widgets"]
       ])
       expect(warns.every((line) => line.cause === undefined)).toBe(true)
       expect(logs.lines.filter((line) => line.level === "error")).toEqual([])
