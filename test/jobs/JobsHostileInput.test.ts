@@ -25,6 +25,8 @@ const cases: ReadonlyArray<readonly [name: string, bytes: Buffer, status: number
   ["GET /jobs/%ZZ", request("GET", "/jobs/%ZZ"), 404, "NotFound"],
   ["a payload 20,000 deep (the journal would blow its stack)", request("POST", "/jobs", json, `{"ms":1,"payload":${nested(20_000)}}`), 400, "BadRequest"],
   ["a payload 3,000 deep (past the limit, though JSON.stringify copes)", request("POST", "/jobs", json, `{"ms":1,"payload":${nested(3_000)}}`), 400, "BadRequest"],
+  ["a bare array 20,000 deep (the decode error's message would recurse)", request("POST", "/jobs", json, nested(20_000)), 400, "BadRequest"],
+  ["text/plain echoing its body (F12)", request("POST", "/jobs", { "content-type": "text/plain" }, `{"ms":"${SECRET}"}`), 415, "UnsupportedMediaType"],
   ["a payload one level too deep", request("POST", "/jobs", json, `{"ms":1,"payload":${nested(MAX_JSON_DEPTH)}}`), 400, "BadRequest"],
   ["ms 1e400", request("POST", "/jobs", json, `{"ms":1e400}`), 400, "BadRequest"],
   ["a payload of 1e400 (it would be journaled as null)", request("POST", "/jobs", json, `{"ms":1,"payload":{"n":1e400}}`), 400, "BadRequest"],
