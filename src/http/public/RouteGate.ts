@@ -23,7 +23,9 @@ export interface Endpoint {
   readonly accepts: ReadonlyMap<BodyKind, string>
 }
 
-/** The request's path and method are declared: serve it, reading its body as `kind`. */
+/** The request's path and method are declared: serve it, reading its body as `kind`. It travels
+ * in the failure channel because a route must answer with a response, and "go on to the API's
+ * own router" is not one; it is a plain object (no stack captured on the hot path). */
 export class Routed {
   readonly _tag = "Routed"
   constructor(readonly endpoint: Endpoint, readonly kind: BodyKind | undefined) {}
