@@ -2,6 +2,7 @@
 // table comes from the served HttpApi, so a feature's group is covered the moment it is added.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as NodeEdge from "../../src/lifecycle/NodeEdge.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { startPublic } from "../support/publicServer.js"
@@ -85,6 +86,10 @@ describe("405 and OPTIONS on the public routes", () => {
       expect(warns.every((line) => line.cause === undefined)).toBe(true)
       expect(logs.lines.filter((line) => line.level === "error")).toEqual([])
       expect(JSON.stringify(logs.lines)).not.toContain("SECRET-abc")
+      // A client repeating itself cannot flood the log: lines per kind are capped per window.
+      for (let i = 0; i < 3 * NodeEdge.CLIENT_ERROR_LINES_PER_WINDOW; i++) yield* send(port, "PUT", "/healthz")
+      const refusedPuts = logs.lines.filter((line) => line.kind === "http method not allowed")
+      expect(refusedPuts).toHaveLength(NodeEdge.CLIENT_ERROR_LINES_PER_WINDOW)
     }).pipe(Effect.provide(logs.layer)))
-  }, 10_000)
+  }, 20_000)
 })
