@@ -33,7 +33,12 @@ const cases: ReadonlyArray<readonly [name: string, bytes: Buffer, status: number
   ["a string for ms", request("POST", "/jobs", json, `{"ms":"${SECRET}"}`), 400, "BadRequest"],
   ["not JSON", request("POST", "/jobs", json, `{"ms":${SECRET}`), 400, "BadRequest"],
   ["text/plain", request("POST", "/jobs", { "content-type": "text/plain" }, `{"ms":1}`), 415, "UnsupportedMediaType"],
-  ["multipart (the platform would parse it as such)", request("POST", "/jobs", { "content-type": "multipart/form-data; boundary=x" }, `{"ms":1}`), 415, "UnsupportedMediaType"]
+  [
+    "multipart (the platform would parse it as such)",
+    request("POST", "/jobs", { "content-type": "multipart/form-data; boundary=x" }, `{"ms":1}`),
+    415,
+    "UnsupportedMediaType"
+  ]
 ]
 
 describe("jobs routes under hostile input", () => {
