@@ -21,6 +21,9 @@ export const JobView = Schema.Struct({
   error: Schema.optional(Schema.String)
 })
 
+/** The body of POST /jobs. `payload` is any JSON the public API's body bound admits (nested at
+ * most MAX_JSON_DEPTH - 1 levels inside this object, numbers finite: see http/public/BoundedBody),
+ * so the journal can always write it back out. */
 export const NewJob = Schema.Struct({
   ms: Schema.Int.pipe(Schema.between(0, MAX_SLEEP_MS, { message: () => `must be an integer between 0 and ${MAX_SLEEP_MS}` })),
   payload: Schema.optionalWith(Schema.Unknown, { default: () => null })

@@ -158,7 +158,7 @@ describe("admin listener", () => {
     const service = await spawnService()
     const wrongMethod = await fetch(`http://127.0.0.1:${service.adminPort}/admin/shutdown`)
     expect(wrongMethod.status).toBe(405)
-    expect(wrongMethod.headers.get("allow")).toBe("POST")
+    expect(wrongMethod.headers.get("allow")).toBe("POST, OPTIONS") // OPTIONS is answered too (issue 16)
     expect(await wrongMethod.json()).toMatchObject({ error: "MethodNotAllowed" })
     const unknown = await fetch(`http://127.0.0.1:${service.adminPort}/nope`)
     expect(unknown.status).toBe(404)

@@ -1,20 +1,16 @@
 // The public API's handlers and its composition into one HttpApp for OwnedServer.
-import {
-  HttpApiBuilder,
-  HttpApiError,
-  HttpApiSwagger,
-  type HttpApp,
-  HttpIncomingMessage,
-  type HttpRouter,
-  HttpServerError,
-  HttpServerRequest
-} from "@effect/platform"
+import { HttpApiBuilder, HttpApiSwagger, type HttpApp, HttpIncomingMessage, type HttpRouter } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Cause, type Context, Effect, Layer, Option } from "effect"
+import { type Context, Effect, Layer, Option } from "effect"
+import * as NodeEdge from "../../lifecycle/NodeEdge.js"
 import { Shutdown } from "../../lifecycle/Shutdown.js"
 import { Api } from "./Api.js"
-import { BadRequest, Draining, InternalServerError, NotFound, PayloadTooLarge } from "./ApiErrors.js"
+import { Draining } from "./ApiErrors.js"
+import * as ErrorsMiddleware from "./ErrorsMiddleware.js"
 import type { Contribution } from "./PublicRoutes.js"
+import * as RouteGate from "./RouteGate.js"
+
+export { MAX_BODY_BYTES } from "./ErrorsMiddleware.js"
 
 const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
   Effect.gen(function*() {
@@ -35,46 +31,9 @@ const WorkLive = HttpApiBuilder.group(Api, "work", (handlers) =>
       Effect.onInterrupt(() => Effect.logInfo("sleep interrupted").pipe(Effect.annotateLogs({ ms })))
     )))
 
-/** 1 MiB: bodies are refused from Content-Length before they are read, and cut off when read. */
-export const MAX_BODY_BYTES = 1024 * 1024
-
-const describeIssues = (error: HttpApiError.HttpApiDecodeError) =>
-  error.issues.map((issue) => `${issue.path.length > 0 ? `${issue.path.join(".")}: ` : ""}${issue.message}`).join("; ")
-
-/** Runs inside the API, before its error schema encodes: the place to reshape framework errors. */
-const tooLarge = new PayloadTooLarge({ message: `the request body is larger than ${MAX_BODY_BYTES} bytes` })
-
-const unreadableBody = (error: HttpServerError.RequestError) => {
-  const reason = error.cause instanceof Error ? error.cause.message : ""
-  return Effect.fail(
-    reason === "maxBytes exceeded" ? tooLarge : new BadRequest({ message: `the request body could not be read: ${reason || error.reason}` })
-  )
-}
-
-const ErrorsLive = HttpApiBuilder.middleware(Api, (app) =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
-    Number(request.headers["content-length"] ?? 0) > MAX_BODY_BYTES ? Effect.fail(tooLarge) : app
-  ).pipe(Effect.catchAllCause((cause): Effect.Effect<never, BadRequest | NotFound | PayloadTooLarge | InternalServerError> => {
-    if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause)
-    // The app is typed HttpApp.Default<never>, but framework errors travel in its cause.
-    const failure: Option.Option<unknown> = Cause.failureOption(cause)
-    if (Option.isSome(failure)) {
-      const error = failure.value
-      if (error instanceof HttpApiError.HttpApiDecodeError) return new BadRequest({ message: describeIssues(error) })
-      if (error instanceof HttpServerError.RouteNotFound) {
-        return new NotFound({ message: `no route for ${error.request.method} ${new URL(error.request.url, "http://x").pathname}` })
-      }
-      if (error instanceof HttpServerError.RequestError) return unreadableBody(error)
-      return Effect.failCause(cause)
-    }
-    // HttpApiBuilder turns a body it cannot read (bad JSON, too large) into a defect.
-    const defect = Cause.dieOption(cause)
-    if (Option.isSome(defect) && defect.value instanceof HttpServerError.RequestError) return unreadableBody(defect.value)
-    return Effect.zipRight(
-      Effect.logError("request failed with a defect", cause),
-      new InternalServerError({ message: "internal error" })
-    )
-  })))
+/** Served beside the API's own routes (their GET is in the route gate's table too). */
+const OPENAPI_PATH = "/openapi.json"
+const DOCS_PATH = "/docs"
 
 /** The public HttpApp: the core routes plus the contributed groups, with every service it needs
  * already provided (R = never). */
@@ -88,12 +47,14 @@ export const make = (contributions: ReadonlyArray<Contribution>) =>
     const ApiLive = HttpApiBuilder.api(api).pipe(
       Layer.provide([HealthLive, WorkLive, ...contributions.map(({ handlers }) => handlers)])
     )
+    const edge = yield* NodeEdge.make
+    const gate = yield* RouteGate.make(RouteGate.table(api, [OPENAPI_PATH, DOCS_PATH]))
     // Built together: the middleware, groups and docs share one Router/Middleware only within one build.
     const PublicAppLive = Layer.mergeAll(
       ApiLive,
-      ErrorsLive,
-      HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
-      HttpApiSwagger.layer({ path: "/docs" }),
+      ErrorsMiddleware.layer(edge, gate),
+      HttpApiBuilder.middlewareOpenApi({ path: OPENAPI_PATH }),
+      HttpApiSwagger.layer({ path: DOCS_PATH }),
       HttpApiBuilder.Router.Live,
       HttpApiBuilder.Middleware.layer
     ).pipe(Layer.provide(ApiLive), Layer.provideMerge(NodeHttpServer.layerContext))
@@ -103,6 +64,6 @@ export const make = (contributions: ReadonlyArray<Contribution>) =>
     const defaults: Context.Context<HttpRouter.HttpRouter.DefaultServices> = context
     return app.pipe(
       Effect.provide(defaults),
-      HttpIncomingMessage.withMaxBodySize(Option.some(MAX_BODY_BYTES))
+      HttpIncomingMessage.withMaxBodySize(Option.some(ErrorsMiddleware.MAX_BODY_BYTES))
     ) satisfies HttpApp.Default<never, unknown>
   })

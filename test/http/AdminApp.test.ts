@@ -1,0 +1,96 @@
+// The admin routes on a real OwnedServer over a real socket: methods, OPTIONS, request-targets
+// that are not URLs, and how refusals are logged.
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as AdminApp from "../../src/http/admin/AdminApp.js"
+import * as OwnedServer from "../../src/http/OwnedServer.js"
+import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
+import * as Shutdown from "../../src/lifecycle/Shutdown.js"
+import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
+import { captureLogs } from "../support/captureLogs.js"
+import { leakCheck } from "../support/LeakCheck.js"
+import { RawConnection } from "../support/RawConnection.js"
+
+const TOKEN = "admin-secret-token"
+
+const startAdmin = (token: string | undefined) =>
+  Effect.gen(function*() {
+    const shutdown = yield* Shutdown.make(2_000)
+    const registry = yield* FiberRegistry.make
+    yield* Effect.addFinalizer(() => shutdown.trigger(ShutdownReason.Completed()))
+    const app = yield* AdminApp.make(token).pipe(
+      Effect.provideService(Shutdown.Shutdown, shutdown),
+      Effect.provideService(FiberRegistry.FiberRegistry, registry)
+    )
+    return yield* OwnedServer.make({ name: "admin", host: "127.0.0.1", port: 0, drainDelayMs: 0, requestTimeoutMs: 5_000 }, app).pipe(
+      Effect.provideService(Shutdown.Shutdown, shutdown),
+      Effect.provideService(FiberRegistry.FiberRegistry, registry)
+    )
+  })
+
+const send = (port: number, method: string, target: string, headers: Record<string, string> = {}) =>
+  Effect.promise(async () => {
+    const connection = await RawConnection.open(port)
+    connection.request(target, method, headers)
+    return connection.nextResponse()
+  })
+
+describe("admin routes", () => {
+  it.live.each([
+    ["GET", "/admin/shutdown", "POST, OPTIONS"],
+    ["DELETE", "/metrics", "GET, HEAD, OPTIONS"],
+    ["PROPFIND", "/debug/fibers", "GET, HEAD, OPTIONS"]
+  ])("%s %s -> 405 JSON with Allow: %s; OPTIONS -> 204 with the same Allow", ([method, path, allow]) =>
+    leakCheck(Effect.gen(function*() {
+      const { port } = yield* startAdmin(undefined)
+      const wrong = yield* send(port, method!, path!)
+      expect(wrong.status).toBe(405)
+      expect(wrong.headers["allow"]).toBe(allow)
+      expect(JSON.parse(wrong.body)).toEqual({ error: "MethodNotAllowed", message: `${path} takes ${allow}` })
+      const options = yield* send(port, "OPTIONS", path!)
+      expect(options.status).toBe(204)
+      expect(options.headers["allow"]).toBe(allow)
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
+  it.live("HEAD on a GET route is served like GET, without a body", () =>
+    leakCheck(Effect.gen(function*() {
+      const { port } = yield* startAdmin(undefined)
+      const head = yield* Effect.promise(async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/debug/fibers`, { method: "HEAD" })
+        return { status: response.status, body: await response.text() }
+      })
+      expect(head).toEqual({ status: 200, body: "" })
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
+  const notUrls = ["//", "//%", "http://[/metrics", "http://x:99999/metrics", "http://", "/\\", "http://[::1/"]
+  it.live.each(notUrls)("a request-target new URL cannot parse (%s) -> 400 JSON, not a defect", (target) => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const { port } = yield* startAdmin(undefined)
+      const response = yield* send(port, "GET", target)
+      expect(response.status).toBe(400)
+      expect(JSON.parse(response.body)).toEqual({ error: "BadRequest", message: "the request-target is not a valid URL" })
+      expect(logs.lines.filter((line) => line.level === "error")).toEqual([])
+      expect((yield* send(port, "GET", "/debug/fibers")).status).toBe(200) // still serving
+    }).pipe(Effect.provide(logs.layer)))
+  }, 10_000)
+
+  it.live("refusals log at warn without a stack; a 401 names the remote address and never the token", () => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const { port } = yield* startAdmin(TOKEN)
+      const denied = yield* send(port, "GET", "/metrics", { authorization: "Bearer wrong" })
+      expect(denied.status).toBe(401)
+      expect(JSON.parse(denied.body)).toMatchObject({ error: "Unauthorized" })
+      const auth = { authorization: `Bearer ${TOKEN}` }
+      expect((yield* send(port, "GET", "/nope", auth)).status).toBe(404)
+      expect((yield* send(port, "PUT", "/metrics", auth)).status).toBe(405)
+      const warns = logs.lines.filter((line) => line.level === "warn")
+      expect(warns.map((line) => line.kind)).toEqual(["admin unauthorized", "admin not found", "admin method not allowed"])
+      expect(warns[0]).toMatchObject({ remoteAddress: "127.0.0.1", method: "GET" })
+      expect(warns.every((line) => line.cause === undefined)).toBe(true)
+      expect(JSON.stringify(logs.lines)).not.toContain(TOKEN)
+      expect(JSON.stringify(logs.lines)).not.toContain("wrong")
+    }).pipe(Effect.provide(logs.layer)))
+  }, 10_000)
+})
