@@ -96,6 +96,9 @@ export const holdingUpgrades = (handle?: (request: Http.IncomingMessage, socket:
   handle: handle ?? ((request, socket) => {
     if (request.url !== "/ws") return false
     socket.write("HTTP/1.1 101 Switching Protocols\r\nupgrade: test\r\nconnection: Upgrade\r\n\r\n")
+    // Reads (and drops) what the peer sends, and closes when it does, as a real session would.
+    socket.resume()
+    socket.once("end", () => socket.end())
     return true
   }),
   goAway: () => Effect.void
