@@ -119,6 +119,10 @@ describe("drain on SIGTERM", () => {
     expect(service.lines.find((line) => line.message === "deadline reached: interrupting requests still running")).toMatchObject({
       running: [expect.objectContaining({ name: "GET /sleep", owner: "http.public" })]
     })
+    // The log tells the truth: the drain did not finish, the deadline cut it.
+    expect(service.lines.find((line) => line.message === "shutdown phase" && line.phase === "drain" && line.server === "public")).toMatchObject({
+      outcome: "cut"
+    })
   }, 15_000)
 
   // Issue 16: a half-sent head is not in-flight work, so it no longer makes the exit code 124.
