@@ -238,12 +238,14 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
         return answer(response, badTarget, false)
       }
       if (declaredLength(request) > maxBodyBytes) {
-        // Refused before its body is read: no 100 Continue for it, and the connection closes after.
-        response.shouldKeepAlive = false
-        if (expectsContinue) {
-          edge.clientError("PayloadTooLarge", "declared body over the limit; answered 413 without 100 Continue", { declared: declaredLength(request), limit: maxBodyBytes })
-          return answer(response, tooLarge(maxBodyBytes), true)
-        }
+        // Refused before its body is read (and without 100 Continue); the connection closes after,
+        // lingering while the client may still be sending it.
+        edge.clientError("PayloadTooLarge", "declared body over the limit; answered 413", {
+          declared: declaredLength(request),
+          limit: maxBodyBytes,
+          expectsContinue
+        })
+        return answer(response, tooLarge(maxBodyBytes), true)
       }
       if (expectsContinue) response.writeContinue()
       if (shutdown.isShuttingDown()) response.setHeader("connection", "close")
@@ -291,13 +293,15 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
     }, (_, __, socket) => socket.destroy()))
 
     const listen = Effect.async<void, ServeError>((resume) => {
-      const onError = (cause: Error) => resume(Effect.fail(new ServeError({ server: options.name, reason: "Listen", cause })))
+      const listenFailed = (cause: unknown) => resume(Effect.fail(new ServeError({ server: options.name, reason: "Listen", cause })))
+      const onError = edge.guard("listen error", listenFailed)
       server.once("error", onError)
       server.listen({ host: options.host, port: options.port, backlog: listenBacklog }, edge.guard("listening", () => {
         server.off("error", onError)
-        server.on("error", (cause) => Deferred.unsafeDone(failure, Exit.fail(new ServeError({ server: options.name, reason: "Runtime", cause }))))
+        const broke = (cause: unknown) => Deferred.unsafeDone(failure, Exit.fail(new ServeError({ server: options.name, reason: "Runtime", cause })))
+        server.on("error", edge.guard("server error", broke, broke))
         resume(Effect.void)
-      }, (cause) => resume(Effect.fail(new ServeError({ server: options.name, reason: "Listen", cause })))))
+      }, listenFailed))
     })
 
     const waitDrained = Effect.zipRight(disconnected.await, FiberSet.awaitEmpty(requests))

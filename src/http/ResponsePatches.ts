@@ -12,6 +12,7 @@ import type { Edge } from "../lifecycle/NodeEdge.js"
 export const settleEndCallbackOnClose = (response: Http.ServerResponse, edge: Edge) => {
   const end = response.end
   let settle: (() => void) | undefined
+  let closed = false
   response.end = function(this: Http.ServerResponse, ...args: Array<unknown>) {
     const callback = args.at(-1)
     if (typeof callback === "function") {
@@ -23,9 +24,16 @@ export const settleEndCallbackOnClose = (response: Http.ServerResponse, edge: Ed
       }
       args[args.length - 1] = edge.guard("response end callback", settle)
     }
-    return Reflect.apply(end, this, args)
+    const result = Reflect.apply(end, this, args)
+    // Already closed (the client went away first, e.g. a HEAD whose client half-closed): no
+    // 'close' is coming, and the interrupted request's answer must not wait for one.
+    if (closed) settle?.()
+    return result
   } as typeof response.end
-  response.once("close", edge.guard("response close: settle end callback", () => settle?.()))
+  response.once("close", edge.guard("response close: settle end callback", () => {
+    closed = true
+    settle?.()
+  }))
 }
 
 /**

@@ -284,6 +284,21 @@ describe("OwnedServer", () => {
         expect(registry.size()).toBe(0)
       }))), TEST_TIMEOUT)
 
+  // Fuzz finding F10: the platform answers HEAD with end(callback) even after the response closed.
+  it.live("a HEAD whose client half-closes while it runs: its fiber ends, nothing holds the drain", () =>
+    leakCheck(withServer({ budgetMs: 2_000 }, ({ beginShutdown, connect, probes, registry, server, shutdown }) =>
+      Effect.gen(function*() {
+        const connection = yield* connect
+        connection.request("/hold", "HEAD")
+        yield* Deferred.await(probes.started).pipe(within(2_000, "the handler to start"))
+        connection.socket.end()
+        yield* Deferred.await(probes.interrupted).pipe(within(2_000, "the handler's onInterrupt"))
+        yield* until(() => server.stats().requestFibers === 0, "the request fiber to end")
+        expect(yield* yield* beginShutdown).toBeLessThan(1_000)
+        expect(yield* shutdown.forced).toEqual([])
+        expect(registry.size()).toBe(0)
+      }))), TEST_TIMEOUT)
+
   it.live("the leak check can fail: a request fiber still running is counted", () =>
     leakCheck(withServer({ budgetMs: 5_000 }, ({ beginShutdown, connect, probes, registry }) =>
       Effect.gen(function*() {
