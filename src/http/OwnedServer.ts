@@ -9,8 +9,12 @@
  *   requests on still-open sockets get 503 + Connection: close -> wait for in-flight work ->
  *   at the deadline interrupt stragglers (they answer 503, their finalizers run) -> destroy
  *   every socket left.
- * Every callback Node calls (server, socket and response events, timers) goes through the
- * NodeEdge guard: a throw fails that one request or socket, never the process.
+ * Every callback Node calls goes through the NodeEdge guard: a throw fails that one request or
+ * socket, never the process. Server: connection, request, checkContinue, upgrade, connect,
+ * clientError, error, the listen callback. Socket: close, destroySoon (Node calls it after a
+ * closing answer). Response: finish, close, the end callback. Timers: the drain's poll phases,
+ * the fresh-socket and slow-headers timers, the lingering-close timer and its socket events
+ * (RawAnswer), the request timeout timer (RequestLifecycle).
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import { type HttpApp, HttpMiddleware } from "@effect/platform"
@@ -28,7 +32,7 @@ import { listenBacklog, nodeServerOptions } from "./NodeLimits.js"
 import { MAX_BODY_BYTES } from "./public/PublicApp.js"
 import { answerRaw, clientErrorRefusal, isLingering, lingeringClose, type Refusal, targetIsUrl } from "./RawAnswer.js"
 import { withRequestLifecycle } from "./RequestLifecycle.js"
-import { declaredLength, keepSocketWhenBodyAbandoned, settleEndCallbackOnClose } from "./ResponsePatches.js"
+import { declaredLength, hasBody, keepSocketWhenBodyAbandoned, settleEndCallbackOnClose } from "./ResponsePatches.js"
 import { serveAsPlainRequest } from "./UpgradeFallback.js"
 import * as WireMetrics from "./WireMetrics.js"
 
@@ -235,7 +239,8 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
       if (!accepting) return answer(response, shuttingDown, true)
       if (!targetIsUrl(request.url)) {
         edge.clientError("BadRequestTarget", "request-target is not a URL; answered 400", { method: request.method, length: request.url?.length })
-        return answer(response, badTarget, false)
+        // A body nobody will read: close after the answer rather than read it to keep the socket.
+        return answer(response, badTarget, hasBody(request))
       }
       if (declaredLength(request) > maxBodyBytes) {
         // Refused before its body is read (and without 100 Continue); the connection closes after,

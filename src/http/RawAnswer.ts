@@ -77,4 +77,14 @@ const BASE = "http://x"
  * parser rejects (`http://[`, `//%`); the server refuses those once, before any handler (the
  * router, the admin dispatch, the WebSocket hub) calls `new URL` on them and throws.
  */
-export const targetIsUrl = (target: string | undefined): boolean => target !== undefined && URL.canParse(target, BASE)
+export const targetIsUrl = (target: string | undefined): boolean => {
+  if (target === undefined) return false
+  // The hot path, without parsing: "/" then a printable character other than "/" or "\\" is a
+  // path, and the URL parser percent-encodes (never rejects) whatever a path holds. Only a
+  // target that starts like an authority ("//", "/\\", or "/<tab>/": tabs and newlines are
+  // dropped before parsing) or is not origin-form can fail.
+  if (target === "/") return true
+  const second = target.charCodeAt(1)
+  if (target.charCodeAt(0) === 47 && second > 32 && second !== 47 && second !== 92) return true
+  return URL.canParse(target, BASE)
+}

@@ -55,6 +55,10 @@ export const keepSocketWhenBodyAbandoned = (request: Http.IncomingMessage, respo
   } as typeof request.destroy
 }
 
+/** True when a body follows the head (declared, or chunked). */
+export const hasBody = (request: Http.IncomingMessage): boolean =>
+  declaredLength(request) > 0 || request.headers["transfer-encoding"] !== undefined
+
 /** The declared body size, or 0 (chunked bodies are counted as they are read). */
 export const declaredLength = (request: Http.IncomingMessage): number => {
   const length = Number(request.headers["content-length"] ?? 0)
