@@ -12,7 +12,7 @@
  * Every callback Node calls goes through the NodeEdge guard: a throw fails that one request or
  * socket, never the process. Server: connection, request, checkContinue, upgrade, connect,
  * clientError, error, the listen callback. Socket: close, destroySoon (Node calls it after a
- * closing answer). Response: finish, close, the end callback. Timers: the drain's poll phases,
+ * closing answer). Response: close, the end callback. Timers: the drain's poll phases,
  * the fresh-socket and slow-headers timers, the lingering-close timer and its socket events
  * (RawAnswer), the request timeout timer (RequestLifecycle).
  */
@@ -220,8 +220,8 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
       connection.responses.add(response)
       connection.lastRequest = request
       settleEndCallbackOnClose(response, edge)
+      // Counted when it closes ('close' follows 'finish', or a socket that died): what went out.
       const record = WireMetrics.track(request.method ?? "GET", response)
-      response.once("finish", edge.guard("response finish", record))
       response.once("close", edge.guard("response close", () => {
         connection.responses.delete(response)
         connection.settledBytes = connection.socket.bytesRead
@@ -254,7 +254,7 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
       }
       if (expectsContinue) response.writeContinue()
       if (shutdown.isShuttingDown()) response.setHeader("connection", "close")
-      keepSocketWhenBodyAbandoned(request, response)
+      if (hasBody(request)) keepSocketWhenBodyAbandoned(request, response)
       handler(request, response)
     }
 

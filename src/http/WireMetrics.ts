@@ -18,7 +18,7 @@ export const labelRoute = (response: Http.ServerResponse, route: string): void =
  * failed mid-request and the server answered on the raw socket). */
 export const answeredRaw = (response: Http.ServerResponse, status: number): void => void rawStatus.set(response, status)
 
-/** Starts counting one request; it is recorded once, when `response` finishes or closes. */
+/** Starts counting one request; the function it returns records it (once) when `response` closes. */
 export const track = (method: string, response: Http.ServerResponse): (() => void) => {
   const startedAt = performance.now()
   HttpMetrics.requestStarted()

@@ -93,7 +93,7 @@ const beforeShutdown: ReadonlyArray<Case> = [
       })
   },
   // Callbacks after the answer: the client is served; the server's bookkeeping must survive.
-  ...["socket close", "response close", "response finish", "response end callback"].map((where): Case => ({
+  ...["socket close", "response close", "response close: settle end callback", "response end callback"].map((where): Case => ({
     where,
     victim: ({ connect, server }) =>
       Effect.gen(function*() {
