@@ -1,7 +1,8 @@
 // The server edge against the real process (node dist/main.js): hostile request-targets on both
 // ports, an h2c upgrade, a 2 MiB chunked job body, parser errors. After all of it the process still
 // serves, and SIGTERM still exits 0.
-import { describe, expect, it } from "vitest"
+import { rmSync } from "node:fs"
+import { describe, expect, it, onTestFinished } from "vitest"
 import { RawConnection } from "../support/RawConnection.js"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
 
@@ -49,7 +50,9 @@ describe("the server edge of the real service", () => {
   }, 15_000)
 
   it("POST /jobs streaming 2 MiB chunked -> a readable 413 PayloadTooLarge, then the connection closes", async () => {
-    const service = await spawnService({ DATA_DIR: `/tmp/edge-jobs-${process.pid}-${Date.now()}` })
+    const dataDir = `/tmp/edge-jobs-${process.pid}-${Date.now()}`
+    onTestFinished(() => rmSync(dataDir, { recursive: true, force: true }))
+    const service = await spawnService({ DATA_DIR: dataDir })
     const connection = await RawConnection.open(service.port)
     connection.write("POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
     const chunk = "x".repeat(16 * 1024)
