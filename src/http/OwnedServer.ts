@@ -9,6 +9,12 @@
  *   requests on still-open sockets get 503 + Connection: close -> wait for in-flight work ->
  *   at the deadline interrupt stragglers (they answer 503, their finalizers run) -> destroy
  *   every socket left.
+ * Every callback Node calls goes through the NodeEdge guard: a throw fails that one request or
+ * socket, never the process. Server: connection, request, checkContinue, upgrade, connect,
+ * clientError, error, the listen callback. Socket: close, destroySoon (Node calls it after a
+ * closing answer). Response: close, the end callback. Timers: the drain's poll phases,
+ * the fresh-socket and slow-headers timers, the lingering-close timer and its socket events
+ * (RawAnswer), the request timeout timer (RequestLifecycle).
  */
 import { NodeHttpServer } from "@effect/platform-node"
 import { type HttpApp, HttpMiddleware } from "@effect/platform"
@@ -18,11 +24,17 @@ import * as Net from "node:net"
 import type { Duplex } from "node:stream"
 import * as Condition from "../lifecycle/Condition.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
+import * as NodeEdge from "../lifecycle/NodeEdge.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
 import { FORCE_GRACE_MS } from "../lifecycle/ShutdownRunner.js"
 import { errorBody } from "./ErrorResponse.js"
 import { listenBacklog, nodeServerOptions } from "./NodeLimits.js"
+import { MAX_BODY_BYTES } from "./public/PublicApp.js"
+import { answerRaw, clientErrorRefusal, isLingering, lingeringClose, type Refusal, targetIsUrl } from "./RawAnswer.js"
 import { withRequestLifecycle } from "./RequestLifecycle.js"
+import { declaredLength, hasBody, keepSocketWhenBodyAbandoned, settleEndCallbackOnClose } from "./ResponsePatches.js"
+import { serveAsPlainRequest } from "./UpgradeFallback.js"
+import * as WireMetrics from "./WireMetrics.js"
 
 export class ServeError extends Data.TaggedError("ServeError")<{
   readonly server: string
@@ -36,7 +48,7 @@ export class ServeError extends Data.TaggedError("ServeError")<{
 
 /** Who serves upgraded (WebSocket) connections on this server. */
 export interface Upgrades {
-  /** Takes the upgrade if it serves this path; false lets the server answer 404. */
+  /** Takes the upgrade if it serves this path; false serves the request as a plain one. */
   readonly handle: (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => boolean
   /** When the listener closes: tell every upgraded peer to go away and wait for them at most
    * `within`, then cut the rest. The HTTP drain runs meanwhile. */
@@ -51,6 +63,12 @@ export interface ServerOptions {
   readonly drainDelayMs: number
   readonly requestTimeoutMs: number
   readonly upgrades?: Upgrades
+  /** A larger declared body is answered 413 before it is read (and without 100 Continue).
+   * Default: the public API's MAX_BODY_BYTES. */
+  readonly maxBodyBytes?: number
+  /** The guard every Node callback goes through; made in this scope unless given (tests give
+   * one that throws on purpose). */
+  readonly edge?: NodeEdge.Edge
 }
 
 /** How long WebSocket peers get to answer a going-away close before they are cut. */
@@ -74,11 +92,20 @@ interface Connection {
   /** socket.bytesRead when its last response closed: more than that means a request is arriving. */
   settledBytes: number
   readonly acceptedAt: number
+  /** The request Node parsed last on this socket: its body may still be arriving. */
+  lastRequest: Http.IncomingMessage | undefined
+  /** Taken by the upgrades handler: a WebSocket session, stopped by goAway, not by the sweep. */
+  upgraded: boolean
 }
 
 /** A socket accepted this recently that has sent nothing yet is probably sending its first
  * request right now: at close-listener it gets the rest of this time before it counts as idle. */
 export const FRESH_SOCKET_GRACE_MS = 250
+
+/** A socket that has sent part of a request head, and no request yet, is not in-flight work. At
+ * close-listener it gets this long (at most half the budget left) to finish its head and be
+ * answered 503 + Connection: close; then it is closed. It never holds the drain to the deadline. */
+export const SLOW_HEADERS_GRACE_MS = 1_000
 
 /** The longest close-listener keeps accepting connections the kernel had already queued. */
 export const ACCEPT_DRAIN_MAX_MS = 1_000
@@ -88,55 +115,47 @@ export const ACCEPT_DRAIN_MAX_MS = 1_000
 const isIdle = (connection: Connection) =>
   connection.responses.size === 0 && connection.socket.bytesRead === connection.settledBytes
 
-/**
- * platform-node writes a body with `response.end(body, callback)` inside an uninterruptible
- * region and waits for the callback, which Node calls on 'finish' only. A socket that dies
- * first never finishes: the request fiber would wait forever and hold the drain to the
- * deadline. The callback therefore also runs when the response closes, whichever comes first.
- */
-const settleEndCallbackOnClose = (response: Http.ServerResponse) => {
-  const end = response.end
-  let settle: (() => void) | undefined
-  response.end = function(this: Http.ServerResponse, ...args: Array<unknown>) {
-    const callback = args.at(-1)
-    if (typeof callback === "function") {
-      let settled = false
-      settle = () => {
-        if (settled) return
-        settled = true
-        callback()
-      }
-      args[args.length - 1] = settle
-    }
-    return Reflect.apply(end, this, args)
-  } as typeof response.end
-  response.once("close", () => settle?.())
-}
+/** Work the drain waits for and the deadline cuts: a response under way, or a WebSocket session. */
+const holdsWork = (connection: Connection) => connection.upgraded || connection.responses.size > 0
 
-/** Answers an upgrade request on the raw socket (no HTTP response object exists for it). */
-const refuseUpgrade = (socket: Duplex, status: 404 | 503) => {
-  const body = status === 503 ? errorBody("ShuttingDown", "the service is shutting down") : errorBody("NotFound", "no such route")
-  socket.end(
-    `HTTP/1.1 ${status} ${Http.STATUS_CODES[status]}\r\ncontent-type: application/json\r\n` +
-      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n${status === 503 ? "retry-after: 5\r\n" : ""}\r\n${body}`
-  )
+const shuttingDown: Refusal = {
+  status: 503,
+  error: "ShuttingDown",
+  message: "the service is shutting down",
+  headers: { "retry-after": "5" }
 }
+const badTarget: Refusal = { status: 400, error: "BadRequest", message: "the request-target is not a valid URL" }
+const tooLarge = (limit: number): Refusal => ({
+  status: 413,
+  error: "PayloadTooLarge",
+  message: `the request body is larger than ${limit} bytes`
+})
 
-const refuse = (response: Http.ServerResponse) => {
-  const body = errorBody("ShuttingDown", "the service is shutting down")
-  response.writeHead(503, {
+/** Answers through the node response, before any fiber runs. */
+const answer = (response: Http.ServerResponse, refusal: Refusal, close: boolean) => {
+  const body = errorBody(refusal.error, refusal.message)
+  if (close) response.shouldKeepAlive = false
+  response.writeHead(refusal.status, {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),
-    "connection": "close",
-    "retry-after": "5"
+    ...(close ? { "connection": "close" } : {}),
+    ...refusal.headers
   })
   response.end(body)
+}
+
+/** What a throw in our own request code (a bug) costs: that one request, 500 without internals. */
+const failRequest = (response: Http.ServerResponse) => {
+  if (response.headersSent) return void response.destroy()
+  answer(response, { status: 500, error: "InternalServerError", message: "internal error" }, true)
 }
 
 export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) =>
   Effect.gen(function*() {
     const shutdown = yield* Shutdown
     const registry = yield* FiberRegistry
+    const edge = options.edge ?? (yield* NodeEdge.make)
+    const maxBodyBytes = options.maxBodyBytes ?? MAX_BODY_BYTES
     const requests = yield* FiberSet.make()
     const failure = yield* Deferred.make<never, ServeError>()
     const connections = new Map<Net.Socket, Connection>()
@@ -146,71 +165,181 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
     // The platform's server span (one attribute per request header, a URL parsed per request)
     // is off: withRequestLifecycle opens a lean one of its own.
     const handler = yield* NodeHttpServer.makeHandler(
-      withRequestLifecycle(app, { owner: `http.${options.name}`, timeoutMs: options.requestTimeoutMs, requests, registry })
+      withRequestLifecycle(app, { owner: `http.${options.name}`, timeoutMs: options.requestTimeoutMs, requests, registry, edge })
     ).pipe(HttpMiddleware.withTracerDisabledWhenEffect(() => true))
-    const server = Http.createServer(nodeServerOptions)
+    const server = Http.createServer(nodeServerOptions(options.requestTimeoutMs))
     let acceptedTotal = 0
-    server.on("connection", (socket: Net.Socket) => {
+
+    /** Node calls destroySoon after an answer that closes the connection. If the request body is
+     * still arriving, closing now would reset the connection under the answer: linger instead. */
+    const lingerWhileBodyArrives = (connection: Connection) => {
+      const { socket } = connection
+      const destroySoon = socket.destroySoon
+      socket.destroySoon = edge.guard("socket destroySoon", () => {
+        const request = connection.lastRequest
+        if (request !== undefined && !request.complete) lingeringClose(socket, edge)
+        else destroySoon.call(socket)
+      }, () => socket.destroy())
+    }
+
+    const forget = (connection: Connection) => {
+      connections.delete(connection.socket)
+      // Responses still queued behind a closed socket (pipelining) never get a socket, so Node
+      // never closes them: close them here, which also interrupts their request fibers.
+      for (const response of Array.from(connection.responses)) {
+        connection.responses.delete(response)
+        response.destroy()
+        response.emit("close")
+      }
+      disconnected.check()
+    }
+
+    server.on("connection", edge.guard("connection", (socket: Net.Socket) => {
+      // An upgrade served as a plain request comes back here with its socket: already tracked.
+      if (connections.has(socket)) return
       acceptedTotal += 1
-      const connection: Connection = { socket, responses: new Set(), settledBytes: 0, acceptedAt: performance.now() }
+      const connection: Connection = {
+        socket,
+        responses: new Set(),
+        settledBytes: 0,
+        acceptedAt: performance.now(),
+        lastRequest: undefined,
+        upgraded: false
+      }
       connections.set(socket, connection)
-      socket.once("close", () => {
-        // Responses still queued behind a closed socket (pipelining) never get a socket, so Node
-        // never closes them: close them here, which also interrupts their request fibers.
-        for (const response of Array.from(connection.responses)) {
-          response.destroy()
-          response.emit("close")
-        }
-        connections.delete(socket)
-        disconnected.check()
-      })
-    })
+      socket.once("close", edge.guard("socket close", () => forget(connection), () => forget(connection)))
+      lingerWhileBodyArrives(connection)
+    }, (_, socket) => socket.destroy()))
+
     // Only the last response queued on a socket may close it: with pipelining, an earlier
     // response carrying Connection: close makes Node drop every response queued behind it.
-    const admit = (connection: Connection, response: Http.ServerResponse) => {
+    const admit = (connection: Connection, request: Http.IncomingMessage, response: Http.ServerResponse) => {
       if (shutdown.isShuttingDown()) {
         for (const earlier of connection.responses) if (!earlier.headersSent) earlier.removeHeader("connection")
       }
       connection.responses.add(response)
-      settleEndCallbackOnClose(response)
-      response.once("close", () => {
+      connection.lastRequest = request
+      settleEndCallbackOnClose(response, edge)
+      // Counted when it closes ('close' follows 'finish', or a socket that died): what went out.
+      const record = WireMetrics.track(request.method ?? "GET", response)
+      response.once("close", edge.guard("response close", () => {
         connection.responses.delete(response)
         connection.settledBytes = connection.socket.bytesRead
-      })
+        record()
+      }, () => connection.responses.delete(response)))
     }
-    server.on("request", (request, response) => {
-      const connection = connections.get(request.socket)
-      if (connection !== undefined) admit(connection, response)
-      if (!accepting) return refuse(response)
+
+    /** Every request, whichever event Node announced it with. Refusals are decided here, once,
+     * before the app sees the request. */
+    const serve = (request: Http.IncomingMessage, response: Http.ServerResponse, expectsContinue: boolean) => {
+      const connection = connections.get(request.socket as Net.Socket)
+      // A request pipelined after an answer that closed the connection: nobody will read a reply.
+      if (isLingering(request.socket)) return void request.resume()
+      if (connection !== undefined) admit(connection, request, response)
+      if (!accepting) return answer(response, shuttingDown, true)
+      if (!targetIsUrl(request.url)) {
+        edge.clientError("BadRequestTarget", "request-target is not a URL; answered 400", { method: request.method, length: request.url?.length })
+        // A body nobody will read: close after the answer rather than read it to keep the socket.
+        return answer(response, badTarget, hasBody(request))
+      }
+      if (declaredLength(request) > maxBodyBytes) {
+        // Refused before its body is read (and without 100 Continue); the connection closes after,
+        // lingering while the client may still be sending it.
+        edge.clientError("PayloadTooLarge", "declared body over the limit; answered 413", {
+          declared: declaredLength(request),
+          limit: maxBodyBytes,
+          expectsContinue
+        })
+        return answer(response, tooLarge(maxBodyBytes), true)
+      }
+      if (expectsContinue) response.writeContinue()
       if (shutdown.isShuttingDown()) response.setHeader("connection", "close")
+      if (hasBody(request)) keepSocketWhenBodyAbandoned(request, response)
       handler(request, response)
-    })
-    // From the instant shutdown begins a new upgrade gets 503: a session opened now would only
-    // be told to go away.
-    server.on("upgrade", (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (!accepting || shutdown.isShuttingDown()) return refuseUpgrade(socket, 503)
-      if (options.upgrades === undefined || !options.upgrades.handle(request, socket, head)) refuseUpgrade(socket, 404)
-    })
+    }
+
+    server.on("request", edge.guard("request", (request, response) => serve(request, response, false), (_, __, response) => failRequest(response)))
+    // With this listener Node no longer sends 100 Continue by itself: serve decides first.
+    server.on("checkContinue", edge.guard("checkContinue", (request, response) => serve(request, response, true), (_, __, response) => failRequest(response)))
+
+    // Node routes every request with Connection: Upgrade here. A target that is not a URL is
+    // served (answered 400) as a plain request; from the instant shutdown begins a new upgrade
+    // gets 503 (a session opened now would only be told to go away); one nobody upgrades is an
+    // ordinary request (h2c from curl --http2, a WebSocket handshake on another path).
+    server.on("upgrade", edge.guard("upgrade", (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!targetIsUrl(request.url)) return serveAsPlainRequest(server, request, socket, head)
+      if (!accepting || shutdown.isShuttingDown()) return answerRaw(socket, shuttingDown, edge)
+      const connection = connections.get(socket as Net.Socket)
+      if (connection !== undefined) connection.upgraded = true
+      if (options.upgrades !== undefined && options.upgrades.handle(request, socket, head)) return
+      if (connection !== undefined) connection.upgraded = false
+      serveAsPlainRequest(server, request, socket, head)
+    }, (_, __, socket) => socket.destroy()))
+
+    // CONNECT (a proxy tunnel) is not served here. Node would reset the connection without a word.
+    server.on("connect", edge.guard("connect", (_: Http.IncomingMessage, socket: Duplex) => {
+      edge.clientError("Connect", "CONNECT refused; answered 400")
+      answerRaw(socket, { status: 400, error: "BadRequest", message: "CONNECT is not served here" }, edge)
+    }, (_, __, socket) => socket.destroy()))
+
+    // Bytes Node's parser rejects (a malformed request line, bad headers, a header or request
+    // timeout): a JSON 4xx with Connection: close, never a 5xx, unless an answer is already on
+    // the wire. Node reports every further chunk of a broken stream again: answered once.
+    server.on("clientError", edge.guard("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+      if (isLingering(socket)) return
+      if (error.code === "ECONNRESET" || !socket.writable) return void socket.destroy()
+      const pending = Array.from(connections.get(socket as Net.Socket)?.responses ?? [])
+      if (pending.some((response) => response.headersSent)) return void socket.destroy()
+      const refusal = clientErrorRefusal(error.code)
+      const first = pending.at(0)
+      if (first !== undefined) WireMetrics.answeredRaw(first, refusal.status)
+      edge.clientError(refusal.error, `request refused by the HTTP parser; answered ${refusal.status}`, { code: error.code })
+      answerRaw(socket, refusal, edge)
+    }, (_, __, socket) => socket.destroy()))
 
     const listen = Effect.async<void, ServeError>((resume) => {
-      const onError = (cause: Error) => resume(Effect.fail(new ServeError({ server: options.name, reason: "Listen", cause })))
+      const listenFailed = (cause: unknown) => resume(Effect.fail(new ServeError({ server: options.name, reason: "Listen", cause })))
+      const onError = edge.guard("listen error", listenFailed)
       server.once("error", onError)
-      server.listen({ host: options.host, port: options.port, backlog: listenBacklog }, () => {
+      server.listen({ host: options.host, port: options.port, backlog: listenBacklog }, edge.guard("listening", () => {
         server.off("error", onError)
-        server.on("error", (cause) => Deferred.unsafeDone(failure, Exit.fail(new ServeError({ server: options.name, reason: "Runtime", cause }))))
+        const broke = (cause: unknown) => Deferred.unsafeDone(failure, Exit.fail(new ServeError({ server: options.name, reason: "Runtime", cause })))
+        server.on("error", edge.guard("server error", broke, broke))
         resume(Effect.void)
-      })
+      }, listenFailed))
     })
 
     const waitDrained = Effect.zipRight(disconnected.await, FiberSet.awaitEmpty(requests))
 
-    const phase = (name: string) => <A, E, X>(self: Effect.Effect<A, E, X>) =>
-      shutdown.phase(name)(self).pipe(Effect.annotateLogs({ server: options.name }))
+    const annotated = <A, E, X>(self: Effect.Effect<A, E, X>) => Effect.annotateLogs(self, { server: options.name })
+    const phase = (name: string) => <A, E, X>(self: Effect.Effect<A, E, X>) => annotated(shutdown.phase(name)(self))
+    const phaseWithin = (name: string, within: Duration.DurationInput) => <A, E, X>(self: Effect.Effect<A, E, X>) =>
+      annotated(shutdown.phaseWithin(name, within)(self))
+
+    const later = (where: string, ms: number, connection: Connection, callback: () => void) =>
+      setTimeout(edge.guard(where, callback, () => connection.socket.destroy()), Math.max(0, ms)).unref()
+
+    /**
+     * What close-listener does with a socket that holds no work. Idle: closed (one that has sent
+     * nothing yet and is fresh gets FRESH_SOCKET_GRACE_MS first: its request is probably on the
+     * way). Part of a request head and no request yet: closed at `headsDueAt` unless it has become
+     * work by then (its finished head was answered 503 + Connection: close, which closes it).
+     */
+    const sweep = (connection: Connection, headsDueAt: number): void => {
+      if (holdsWork(connection)) return
+      const now = performance.now()
+      if (isIdle(connection)) {
+        const young = connection.socket.bytesRead === 0 ? connection.acceptedAt + FRESH_SOCKET_GRACE_MS - now : 0
+        if (young <= 0) return void connection.socket.destroy()
+        return void later("fresh socket timer", young, connection, () => sweep(connection, headsDueAt))
+      }
+      if (now >= headsDueAt) return void connection.socket.destroy()
+      later("slow headers timer", headsDueAt - now, connection, () => sweep(connection, headsDueAt))
+    }
 
     const drain = Effect.gen(function*() {
       if (options.drainDelayMs > 0) {
-        const remaining = yield* shutdown.remaining
-        yield* phase("drain-delay")(Effect.sleep(Duration.min(Duration.millis(options.drainDelayMs), remaining)))
+        yield* phaseWithin("drain-delay", yield* shutdown.remaining)(Effect.sleep(Duration.millis(options.drainDelayMs)))
       }
       yield* phase("close-listener")(Effect.gen(function*() {
         accepting = false
@@ -220,7 +349,10 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
         // ACCEPT_DRAIN_MAX_MS); accepted now, their requests get 503 + Connection: close. Then one
         // more turn reads request bytes already sitting in socket buffers before anything counts
         // as idle (a new socket starts reading on the next poll).
-        const pollPhase = Effect.async<void>((resume) => void setImmediate(() => setImmediate(() => resume(Effect.void))))
+        const pollPhase = Effect.async<void>((resume) => {
+          const resumeNow = () => resume(Effect.void)
+          setImmediate(edge.guard("poll phase", () => setImmediate(edge.guard("poll phase", resumeNow, resumeNow)), resumeNow))
+        })
         const drainStarted = performance.now()
         for (;;) {
           const before = acceptedTotal
@@ -232,39 +364,33 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
         // poll phase has read them (and Node keeps enforcing header timeouts meanwhile).
         Net.Server.prototype.close.call(server)
         yield* pollPhase
-        const now = performance.now()
-        for (const connection of connections.values()) {
-          if (!isIdle(connection)) continue
-          const young = connection.socket.bytesRead === 0 ? connection.acceptedAt + FRESH_SOCKET_GRACE_MS - now : 0
-          if (young <= 0) connection.socket.destroy()
-          else setTimeout(() => isIdle(connection) && connection.socket.destroy(), young).unref()
-        }
+        const headsGraceMs = Math.min(SLOW_HEADERS_GRACE_MS, Duration.toMillis(yield* shutdown.remaining) / 2)
+        const headsDueAt = performance.now() + headsGraceMs
+        for (const connection of Array.from(connections.values())) sweep(connection, headsDueAt)
         disconnected.check()
       }))
       const remaining = yield* shutdown.remaining
       const goingAway = options.upgrades === undefined
         ? Effect.void
         : phase("ws-going-away")(options.upgrades.goAway(Duration.min(remaining, Duration.millis(GOING_AWAY_WAIT_MS))))
-      // Interruptible on purpose: this runs inside a finalizer, and the timeout must be able to cut it.
-      const [, drained] = yield* Effect.all([
-        goingAway,
-        phase("drain")(waitDrained.pipe(Effect.interruptible, Effect.timeoutOption(remaining)))
-      ], { concurrency: 2 })
-      if (Option.isNone(drained)) {
-        const stragglers = yield* registry.snapshot
-        const mine = stragglers.filter((fiber) => fiber.owner === `http.${options.name}`)
+      const [, drained] = yield* Effect.all([goingAway, phaseWithin("drain", remaining)(waitDrained)], { concurrency: 2 })
+      const mine = (yield* registry.snapshot).filter((fiber) => fiber.owner === `http.${options.name}`)
+      // Exit 124 means work was cut: a request, or a session. A socket still sending its request
+      // head, or lingering after its answer, is not work; it is simply closed below.
+      const working = Array.from(connections.values()).filter(holdsWork)
+      if (Option.isNone(drained) && (mine.length > 0 || working.length > 0)) {
         yield* shutdown.recordForced(`${options.name}: ${mine.length} requests, ${connections.size} sockets at the deadline`)
-        yield* phase("interrupt")(
+        yield* phaseWithin("interrupt", FORCE_GRACE_MS / 2)(
           Effect.logWarning("deadline reached: interrupting requests still running").pipe(
             Effect.annotateLogs({ running: mine, sockets: connections.size }),
-            Effect.zipRight(FiberSet.clear(requests).pipe(Effect.interruptible, Effect.timeoutOption(FORCE_GRACE_MS / 2)))
+            Effect.zipRight(FiberSet.clear(requests))
           )
         )
       }
-      // The deadline is the backstop for every socket left, slow-loris ones included. Then
-      // http.Server.close() clears Node's connection-checking interval (the listener is closed).
+      // The deadline is the backstop for every socket left. Then http.Server.close() clears
+      // Node's connection-checking interval (the listener is closed).
       yield* Effect.sync(() => {
-        for (const connection of connections.values()) connection.socket.destroy()
+        for (const connection of Array.from(connections.values())) connection.socket.destroy()
         server.close()
       })
     })

@@ -5,14 +5,15 @@
 //   request and cost a third of the throughput;
 // - interruption, failures and defects become JSON error responses; defects are logged with
 //   their full cause and never leak to the client;
-// - every response is counted by route template, carries x-trace-id, and every 429/503 carries
-//   Retry-After.
+// - every response is labelled with its route template (WireMetrics counts it when it is on the
+//   wire), carries x-trace-id, and every 429/503 carries Retry-After.
 import { HttpServerError, HttpServerRequest, HttpServerResponse, HttpTraceContext, type HttpApp } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Cause, type Context, Effect, Equal, FiberId, FiberSet, HashSet, Option, type Tracer } from "effect"
-import * as HttpMetrics from "../observability/HttpMetrics.js"
 import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
+import type { Edge } from "../lifecycle/NodeEdge.js"
 import { errorResponse } from "./ErrorResponse.js"
+import * as WireMetrics from "./WireMetrics.js"
 
 /** The interruptor of a request that ran past REQUEST_TIMEOUT_MS (as platform-node's
  * clientAbortFiberId marks a client that went away). */
@@ -26,6 +27,8 @@ export interface RequestLifecycleOptions {
   readonly timeoutMs: number
   readonly requests: FiberSet.FiberSet
   readonly registry: Context.Tag.Service<typeof FiberRegistry>
+  /** The timeout timer is a callback Node calls: it goes through the server's edge. */
+  readonly edge: Edge
 }
 
 /** The client is gone when its node response was destroyed (its socket closed before the end). */
@@ -70,12 +73,12 @@ const pathOf = (url: string) => {
   return query === -1 ? url : url.slice(0, query)
 }
 
-/** Metrics by route template (the router sets http.route on the server span), and the trace
- * id for the client. Requests that matched no route share one label: no label explosion. */
-const observe = (request: HttpServerRequest.HttpServerRequest, startedAt: number, span: Tracer.Span) =>
+/** The route template for the metrics (the router sets http.route on the server span), and the
+ * trace id for the client. Requests that matched no route share one label: no label explosion. */
+const observe = (request: HttpServerRequest.HttpServerRequest, span: Tracer.Span) =>
 (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
-  const route = String(span.attributes.get("http.route") ?? "unmatched")
-  HttpMetrics.requestEnded(request.method, route, response.status, (performance.now() - startedAt) / 1000)
+  const route = span.attributes.get("http.route")
+  if (route !== undefined) WireMetrics.labelRoute(NodeHttpServerRequest.toServerResponse(request), String(route))
   span.attribute("http.response.status_code", response.status)
   return withRetryAfter(HttpServerResponse.setHeader(response, "x-trace-id", span.traceId))
 }
@@ -92,10 +95,16 @@ export const withRequestLifecycle = <E, R>(
 ): HttpApp.Default<never, R> => {
   return Effect.withFiberRuntime((fiber) => {
     FiberSet.unsafeAdd(options.requests, fiber)
-    const startedAt = performance.now()
-    const timer = setTimeout(() => fiber.unsafeInterruptAsFork(requestTimeoutFiberId), options.timeoutMs)
-    HttpMetrics.requestStarted()
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      // If interrupting ever threw, the request would run unbounded: close its socket instead.
+      const timer = setTimeout(
+        options.edge.guard(
+          "request timeout timer",
+          () => fiber.unsafeInterruptAsFork(requestTimeoutFiberId),
+          () => NodeHttpServerRequest.toServerResponse(request).destroy()
+        ),
+        options.timeoutMs
+      )
       const path = pathOf(request.url)
       return Effect.useSpan(`http.server ${request.method}`, {
         parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers)),
@@ -108,7 +117,7 @@ export const withRequestLifecycle = <E, R>(
           Effect.withParentSpan(span),
           Effect.interruptible,
           Effect.catchAllCause(respondToFailure(options.timeoutMs, request)),
-          Effect.map(observe(request, startedAt, span))
+          Effect.map(observe(request, span))
         )
       }).pipe(
         Effect.ensuring(Effect.sync(() => clearTimeout(timer))),

@@ -6,7 +6,7 @@
  *   asks this service how much of the budget is left.
  * Released when: never; it is state that lives as long as the program.
  */
-import { Cause, Clock, Context, Deferred, Duration, Effect, Layer, Metric, Option } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Layer, Metric, Option } from "effect"
 import { AppConfig } from "../config/AppConfig.js"
 import { label, type ShutdownReason } from "./ShutdownReason.js"
 
@@ -23,8 +23,14 @@ export class Shutdown extends Context.Tag("app/Shutdown")<Shutdown, {
   readonly remaining: Effect.Effect<Duration.Duration>
   /** Milliseconds since shutdown began (0 before). */
   readonly elapsed: Effect.Effect<number>
-  /** Runs one named phase of the shutdown and logs its duration and elapsed time. */
+  /** Runs one named phase of the shutdown and logs its duration, elapsed time and outcome
+   * ("done", "interrupted" or "failed"). */
   readonly phase: (name: string) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** A phase that may take at most `within`: it runs interruptibly (so the bound holds inside a
+   * finalizer), None means the bound cut it, and its line then says outcome "cut". */
+  readonly phaseWithin: (name: string, within: Duration.DurationInput) => <A, E, R>(
+    self: Effect.Effect<A, E, R>
+  ) => Effect.Effect<Option.Option<A>, E, R>
   /** Records something the deadline had to cut short (it makes the exit code 124). */
   readonly recordForced: (what: string) => Effect.Effect<void>
   readonly forced: Effect.Effect<ReadonlyArray<string>>
@@ -60,7 +66,11 @@ export const make = (budgetMs: number) =>
         return true
       })
 
-    const phase = (name: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+    type Outcome = "done" | "cut" | "interrupted" | "failed"
+    const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, cut: (value: A) => boolean): Outcome =>
+      Exit.isSuccess(exit) ? (cut(exit.value) ? "cut" : "done") : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "failed"
+
+    const logged = (name: string) => <A, E, R>(self: Effect.Effect<A, E, R>, cut: (value: A) => boolean) =>
       Effect.flatMap(Clock.currentTimeMillis, (start) =>
         self.pipe(
           Effect.onExit((exit) =>
@@ -71,12 +81,17 @@ export const make = (budgetMs: number) =>
                   phase: name,
                   durationMs: end - start,
                   elapsedMs: sinceTrigger,
-                  outcome: exit._tag === "Success" ? "done" : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "failed"
+                  outcome: outcomeOf(exit, cut)
                 })
               ))
           ),
           Effect.annotateLogs({ phase: name })
         ))
+
+    const phase = (name: string) => <A, E, R>(self: Effect.Effect<A, E, R>) => logged(name)(self, () => false)
+
+    const phaseWithin = (name: string, within: Duration.DurationInput) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
+      logged(name)(Effect.timeoutOption(Effect.interruptible(self), within), Option.isNone)
 
     return Shutdown.of({
       budgetMs,
@@ -88,6 +103,7 @@ export const make = (budgetMs: number) =>
         Duration.millis(Option.isNone(state.reason) ? budgetMs : Math.max(0, state.startedAt + budgetMs - now))),
       elapsed,
       phase,
+      phaseWithin,
       recordForced: (what) => Effect.sync(() => void forced.push(what)),
       forced: Effect.sync(() => [...forced])
     })

@@ -1,0 +1,66 @@
+// Two small corrections to how platform-node drives a node request/response pair, each applied
+// per request by OwnedServer. Both are callbacks Node calls, so both go through the edge.
+import type * as Http from "node:http"
+import type { Edge } from "../lifecycle/NodeEdge.js"
+
+/**
+ * platform-node writes a body with `response.end(body, callback)` inside an uninterruptible
+ * region and waits for the callback, which Node calls on 'finish' only. A socket that dies
+ * first never finishes: the request fiber would wait forever and hold the drain to the
+ * deadline. The callback therefore also runs when the response closes, whichever comes first.
+ */
+export const settleEndCallbackOnClose = (response: Http.ServerResponse, edge: Edge) => {
+  const end = response.end
+  let settle: (() => void) | undefined
+  let closed = false
+  response.end = function(this: Http.ServerResponse, ...args: Array<unknown>) {
+    const callback = args.at(-1)
+    if (typeof callback === "function") {
+      let settled = false
+      settle = () => {
+        if (settled) return
+        settled = true
+        callback()
+      }
+      args[args.length - 1] = edge.guard("response end callback", settle)
+    }
+    const result = Reflect.apply(end, this, args)
+    // Already closed (the client went away first, e.g. a HEAD whose client half-closed): no
+    // 'close' is coming, and the interrupted request's answer must not wait for one.
+    if (closed) settle?.()
+    return result
+  } as typeof response.end
+  response.once("close", edge.guard("response close: settle end callback", () => {
+    closed = true
+    settle?.()
+  }))
+}
+
+/**
+ * platform-node gives up on a body it will not read (over the size limit, or its fiber was
+ * interrupted) by destroying the request, and Node answers that by destroying the socket: the
+ * client gets a reset instead of the 413 or 503 it is about to be sent. Here an abandoned body
+ * stops feeding the app and what still arrives is read and discarded; the answer carries
+ * Connection: close, and the socket closes lingering after it (see RawAnswer.lingeringClose).
+ */
+export const keepSocketWhenBodyAbandoned = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
+  const destroy = request.destroy
+  request.destroy = function(this: Http.IncomingMessage, error?: Error) {
+    // Complete, or the socket is already gone (Node aborting it on close): nothing to protect.
+    if (request.complete || request.socket.destroyed) return Reflect.apply(destroy, this, [error])
+    if (!response.headersSent) response.shouldKeepAlive = false
+    request.removeAllListeners("data")
+    request.resume()
+    return this
+  } as typeof request.destroy
+}
+
+/** True when a body follows the head (declared, or chunked). */
+export const hasBody = (request: Http.IncomingMessage): boolean =>
+  declaredLength(request) > 0 || request.headers["transfer-encoding"] !== undefined
+
+/** The declared body size, or 0 (chunked bodies are counted as they are read). */
+export const declaredLength = (request: Http.IncomingMessage): number => {
+  const length = Number(request.headers["content-length"] ?? 0)
+  return Number.isFinite(length) ? length : 0
+}

@@ -1,0 +1,82 @@
+// The server edge against the real process (node dist/main.js): hostile request-targets on both
+// ports, an h2c upgrade, a 2 MiB chunked job body, parser errors. After all of it the process still
+// serves, and SIGTERM still exits 0.
+import { rmSync } from "node:fs"
+import { describe, expect, it, onTestFinished } from "vitest"
+import { RawConnection } from "../support/RawConnection.js"
+import { type Service, spawnService, waitFor } from "../support/spawnService.js"
+
+const badRequest = { error: "BadRequest", message: "the request-target is not a valid URL" }
+
+const exchange = async (port: number, bytes: string) => {
+  const connection = await RawConnection.open(port)
+  connection.write(bytes)
+  const response = await connection.nextResponse()
+  connection.destroy()
+  return response
+}
+
+const exitsCleanly = async (service: Service) => {
+  expect((await fetch(`http://127.0.0.1:${service.port}/healthz`)).status).toBe(200)
+  service.signal("SIGTERM")
+  expect((await waitFor(service.exited, 5_000, "exit")).code).toBe(0)
+  expect(service.lines.filter((line) => line.level === "error")).toEqual([])
+}
+
+describe("the server edge of the real service", () => {
+  it("request-targets that are not URLs -> 400 JSON on the public and the admin port, upgrade or not", async () => {
+    const service = await spawnService()
+    for (const target of ["http://[", "//%", "http://a:b@[::1/x"]) {
+      for (const port of [service.port, service.adminPort]) {
+        const response = await exchange(port, `GET ${target} HTTP/1.1\r\nHost: t\r\n\r\n`)
+        expect(response.status).toBe(400)
+        expect(JSON.parse(response.body)).toEqual(badRequest)
+      }
+      const upgrade = await exchange(service.port, `GET ${target} HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`)
+      expect(upgrade.status).toBe(400)
+    }
+    await exitsCleanly(service)
+  }, 15_000)
+
+  it("curl --http2 (Upgrade: h2c) on /healthz is served as HTTP/1.1", async () => {
+    const service = await spawnService()
+    const response = await exchange(
+      service.port,
+      "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n"
+    )
+    expect(response.status).toBe(200)
+    expect(JSON.parse(response.body)).toEqual({ status: "ok" })
+    await exitsCleanly(service)
+  }, 15_000)
+
+  it("POST /jobs streaming 2 MiB chunked -> a readable 413 PayloadTooLarge, then the connection closes", async () => {
+    const dataDir = `/tmp/edge-jobs-${process.pid}-${Date.now()}`
+    onTestFinished(() => rmSync(dataDir, { recursive: true, force: true }))
+    const service = await spawnService({ DATA_DIR: dataDir })
+    const connection = await RawConnection.open(service.port)
+    connection.write("POST /jobs HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    const chunk = "x".repeat(16 * 1024)
+    const head = `{"ms":1,"payload":"`
+    connection.write(`${head.length.toString(16)}\r\n${head}\r\n`)
+    for (let sent = 0; sent < 2 * 1024 * 1024; sent += chunk.length) connection.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`)
+    connection.write("0\r\n\r\n")
+    const response = await connection.nextResponse()
+    expect(response.status).toBe(413)
+    expect(response.headers["connection"]).toBe("close")
+    expect(JSON.parse(response.body)).toMatchObject({ error: "PayloadTooLarge" })
+    await waitFor(connection.closed, 5_000, "socket close")
+    await exitsCleanly(service)
+  }, 15_000)
+
+  it("a malformed request line -> 400 JSON with Connection: close, a warn line without a stack", async () => {
+    const service = await spawnService()
+    const response = await exchange(service.port, "GET / HTTP/1.1 extra\r\nHost: t\r\n\r\n")
+    expect(response.status).toBe(400)
+    expect(response.headers["connection"]).toBe("close")
+    expect(JSON.parse(response.body)).toEqual({ error: "BadRequest", message: "the request could not be parsed" })
+    const line = await service.waitForLine((line) => line.kind === "BadRequest")
+    expect(line.level).toBe("warn")
+    expect(line.cause).toBeUndefined()
+    await exitsCleanly(service)
+  }, 15_000)
+})
