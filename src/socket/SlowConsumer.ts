@@ -12,8 +12,10 @@ import { Clock, Duration, Effect } from "effect"
 export const HIGH_WATER_BYTES = 1024 * 1024
 /** How long a peer may read nothing at all while above HIGH_WATER_BYTES. */
 export const STALL_WINDOW = Duration.seconds(5)
-/** How often a waiting writer looks at the unsent byte count. */
-const POLL = Duration.millis(10)
+/** How often a waiting writer looks at the unsent byte count: often while the peer reads, backing
+ * off to the slowest while it does not (a deaf peer costs a wake-up per 100 ms, not per 10). */
+const POLL_FASTEST_MS = 10
+const POLL_SLOWEST_MS = 100
 
 /** The part of a ws WebSocket this looks at. */
 export interface Outgoing {
@@ -43,14 +45,18 @@ export const awaitRoom = (
     const stallMs = Duration.toMillis(stallWindow)
     let lowest = socket.bufferedAmount
     let progressAt = yield* Clock.currentTimeMillis
+    let poll = POLL_FASTEST_MS
     while (true) {
-      yield* Effect.sleep(POLL)
+      const now = yield* Clock.currentTimeMillis
+      yield* Effect.sleep(Math.max(1, Math.min(poll, progressAt + stallMs - now)))
       const room = check()
       if (room !== undefined) return room
       const at = yield* Clock.currentTimeMillis
       if (socket.bufferedAmount < lowest) {
         lowest = socket.bufferedAmount
         progressAt = at
+        poll = POLL_FASTEST_MS
       } else if (at - progressAt >= stallMs) return "stalled"
+      else poll = Math.min(poll * 2, POLL_SLOWEST_MS)
     }
   })
