@@ -70,6 +70,8 @@ const INBOX_LOW_WATER = 16
 /** After our close frame, how long a peer gets to answer before the socket is cut. */
 const CLOSE_WAIT = Duration.seconds(1)
 
+const ignoreLateError = () => undefined
+
 const internalError = (reason: string): Ending => ({ code: CloseCode.InternalError, reason, byPeer: false })
 
 export const run = (
@@ -152,8 +154,12 @@ export const run = (
           WsMetrics.sessionClosed()
           ws.off("message", listeners.message)
           ws.off("close", listeners.close)
-          ws.off("error", listeners.error)
           ws.off("pong", listeners.pong)
+          // ws emits `error` to a listener or throws it (an uncaught exception). After the session it
+          // can still emit one: cutting a paused socket makes ws parse what was left in its buffer.
+          // Nobody is left to act on it (ws closes the socket itself), so it is swallowed.
+          ws.on("error", ignoreLateError)
+          ws.off("error", listeners.error)
         })
     )
 

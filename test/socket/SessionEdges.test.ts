@@ -1,7 +1,7 @@
 // Every place Node calls into the WebSocket feature is guarded: a throw there, planted on purpose,
 // fails only the one session (or upgrade) it served. The others, and this process, go on.
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, FiberSet, Layer } from "effect"
+import { Deferred, Effect, Exit, FiberSet, Layer } from "effect"
 import type * as Http from "node:http"
 import { PassThrough } from "node:stream"
 import WebSocket, { WebSocketServer } from "ws"
@@ -161,33 +161,42 @@ describe("Hub.handle (called from the server's upgrade listener) never throws", 
   })
 })
 
-describe("a throw inside the session's own fibers", () => {
+/** One Session.run over a real socket pair, with the given Peers; no hub. */
+const soloSession = (peers: Peers) =>
+  Effect.gen(function*() {
+    const edge = yield* NodeEdge.make
+    const registry = yield* FiberRegistry.make
+    const config = { wsPingIntervalMs: 60_000, wsPongTimeoutMs: 60_000, wsSendQueue: 16 }
+    const wss = yield* Effect.acquireRelease(
+      Effect.async<WebSocketServer>((resume) => {
+        const server: WebSocketServer = new WebSocketServer({ host: "127.0.0.1", port: 0 }, () => resume(Effect.succeed(server)))
+      }),
+      (server) => Effect.async<void>((resume) => server.close(() => resume(Effect.void)))
+    )
+    const runSession = yield* FiberSet.makeRuntime<never>()
+    const ended = yield* Deferred.make<Ending>()
+    const serverSide = yield* Deferred.make<WebSocket>()
+    wss.on("connection", (ws) => {
+      Deferred.unsafeDone(serverSide, Exit.succeed(ws))
+      runSession(Effect.flatMap(run("solo", ws, peers, config, registry, edge), (ending) => Deferred.succeed(ended, ending)))
+    })
+    const { port } = wss.address() as { port: number }
+    const client = yield* promise(() => connect(port))
+    return { client, ended, serverSide: yield* Deferred.await(serverSide) }
+  })
+
+const quietPeers: Peers = { register: () => undefined, unregister: () => undefined, broadcast: () => Effect.succeed(0) }
+
+describe("a session over a real socket, alone", () => {
   it.live("a Peers whose broadcast throws: that session closes 1011, logged once at warn with the cause", () => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
-      const edge = yield* NodeEdge.make
-      const registry = yield* FiberRegistry.make
-      const config = { wsPingIntervalMs: 60_000, wsPongTimeoutMs: 60_000, wsSendQueue: 16 }
-      const peers: Peers = {
-        register: () => undefined,
-        unregister: () => undefined,
+      const { client, ended } = yield* soloSession({
+        ...quietPeers,
         broadcast: () => {
           throw new Error("planted throw in broadcast")
         }
-      }
-      const wss = yield* Effect.acquireRelease(
-        Effect.async<WebSocketServer>((resume) => {
-          const server: WebSocketServer = new WebSocketServer({ host: "127.0.0.1", port: 0 }, () => resume(Effect.succeed(server)))
-        }),
-        (server) => Effect.async<void>((resume) => server.close(() => resume(Effect.void)))
-      )
-      const runSession = yield* FiberSet.makeRuntime<never>()
-      const ended = yield* Deferred.make<Ending>()
-      wss.on("connection", (ws) => {
-        runSession(Effect.flatMap(run("victim", ws, peers, config, registry, edge), (ending) => Deferred.succeed(ended, ending)))
       })
-      const { port } = wss.address() as { port: number }
-      const client = yield* promise(() => connect(port))
       expect(yield* echoes(client, "fine")).toEqual({ type: "echo", data: "fine" })
       client.ws.send(JSON.stringify({ type: "broadcast", data: 1 }))
       expect((yield* closedWith(client)).code).toBe(1011)
@@ -197,4 +206,13 @@ describe("a throw inside the session's own fibers", () => {
       expect(String(warns[0]!.cause)).toContain("planted throw in broadcast")
     }).pipe(Effect.provide(logs.layer)))
   }, 10_000)
+
+  it.live("an error ws emits after the session ended (data left in a cut socket) is not an uncaught exception", () =>
+    leakCheck(Effect.gen(function*() {
+      const { client, ended, serverSide } = yield* soloSession(quietPeers)
+      client.ws.close(1000)
+      expect(yield* Deferred.await(ended)).toMatchObject({ code: 1000, byPeer: true })
+      // Unheard, EventEmitter throws an `error` event at whoever emitted it: here, ws's socket callbacks.
+      expect(() => serverSide.emit("error", new Error("late frame error"))).not.toThrow()
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
 })
