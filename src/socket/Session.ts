@@ -92,7 +92,11 @@ export const run = (
     const end = (ending: Ending) => Deferred.unsafeDone(quit, Exit.succeed(ending))
     const handle: SessionHandle = {
       offer: (text) => Queue.unsafeOffer(outbox, text),
-      send: (text) => Effect.asVoid(Effect.race(Queue.offer(outbox, text), Deferred.await(quit))),
+      // The common case (room now) forks nothing; only a full outbox races the offer against `quit`.
+      send: (text) =>
+        Effect.suspend(() =>
+          Queue.unsafeOffer(outbox, text) ? Effect.void : Effect.asVoid(Effect.race(Queue.offer(outbox, text), Deferred.await(quit)))
+        ),
       stop: (code, reason) => end({ code, reason, byPeer: false }),
       terminate: () => ws.terminate()
     }
@@ -103,11 +107,13 @@ export const run = (
     let peerSent: number | undefined
     let pending = 0
     let paused = false
+    let pauses = 0
     const receive = (item: Inbound) => {
       Queue.unsafeOffer(inbox, item)
       pending += 1
       if (!paused && pending >= INBOX_HIGH_WATER) {
         paused = true
+        pauses += 1
         ws.pause()
       }
     }
@@ -198,13 +204,19 @@ export const run = (
       }
     })
 
+    // A pong we could not read because we paused the socket (backpressure on a burst) is not a
+    // missing pong: that round is not counted.
     const heartbeat = Effect.gen(function*() {
       while (true) {
         yield* Effect.sleep(config.wsPingIntervalMs)
         ponged = false
+        const pausesBefore = pauses
         ws.ping()
         yield* Effect.sleep(config.wsPongTimeoutMs)
-        if (!ponged) return { code: CloseCode.InternalError, reason: "no pong within WS_PONG_TIMEOUT_MS", byPeer: false } satisfies Ending
+        const weStoppedReading = paused || pauses !== pausesBefore
+        if (!ponged && !weStoppedReading) {
+          return { code: CloseCode.InternalError, reason: "no pong within WS_PONG_TIMEOUT_MS", byPeer: false } satisfies Ending
+        }
       }
     })
 

@@ -85,13 +85,16 @@ describe("hostile WebSocket clients", () => {
     20_000
   )
 
-  it("the close code logged is the one the peer received: 1007 invalid UTF-8, 1002 protocol error, 1009 too big", async () => {
+  it("the close code logged is the one the peer received: 1007 invalid UTF-8, 1002 protocol errors, 1009 too big", async () => {
     const service = await spawnService({ WS_MAX_MESSAGE_BYTES: "1024" })
     const cases: ReadonlyArray<readonly [number, Buffer]> = [
       [1007, frame(Opcode.Text, Buffer.from([0x7b, 0xff, 0xfe, 0x7d]))],
       [1002, frame(Opcode.Reserved, "x")],
       [1002, frame(Opcode.Text, "{}", { masked: false })],
-      [1009, frame(Opcode.Text, JSON.stringify({ type: "echo", data: "x".repeat(2_000) }))]
+      [1002, frame(0x8, Buffer.from([0x03, 0xe7]))], // a close frame with code 999
+      [1009, frame(Opcode.Text, JSON.stringify({ type: "echo", data: "x".repeat(2_000) }))],
+      // A header announcing 2^53 bytes (masked, zero key): ws refuses it before any payload.
+      [1009, Buffer.from([0x81, 0xff, 0x00, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])]
     ]
     for (const [code, bytes] of cases) {
       const client = await connect(service.port)
