@@ -19,12 +19,13 @@
  * code ws already sent), logged once at warn with its cause; a defect in one of the three fibers
  * does the same. Nothing here can end the process or another session.
  */
-import { Cause, Clock, type Context, Deferred, Duration, Effect, Either, Exit, Queue } from "effect"
+import { Cause, Clock, type Context, Deferred, Effect, Either, Exit, Queue } from "effect"
 import type { RawData, WebSocket } from "ws"
 import type { AppConfigShape } from "../config/AppConfig.js"
 import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import type { Edge } from "../lifecycle/NodeEdge.js"
 import { CloseCode, sentByWs } from "./CloseCode.js"
+import { closeHandshake } from "./CloseHandshake.js"
 import { decode, encode, errorFrame } from "./Messages.js"
 import { awaitRoom } from "./SlowConsumer.js"
 import * as WsMetrics from "./WsMetrics.js"
@@ -67,8 +68,6 @@ type Inbound =
 /** Frames waiting in the inbox before the socket is paused, and the count it resumes at. */
 const INBOX_HIGH_WATER = 64
 const INBOX_LOW_WATER = 16
-/** After our close frame, how long a peer gets to answer before the socket is cut. */
-const CLOSE_WAIT = Duration.seconds(1)
 
 const ignoreLateError = () => undefined
 
@@ -240,7 +239,7 @@ export const run = (
       contained("heartbeat", heartbeat),
       Deferred.await(quit)
     ])
-    return yield* close(ws, first, { wsSent: () => wsSent, peerSent: () => peerSent, quit: () => end(first), resumeReading }).pipe(
+    return yield* closeHandshake(ws, first, { wsSent: () => wsSent, peerSent: () => peerSent, quit: () => end(first), resumeReading }).pipe(
       Effect.tap((ending) =>
         Effect.flatMap(Clock.currentTimeMillis, (closedAt) =>
           Effect.logInfo("ws session closed").pipe(
@@ -249,51 +248,3 @@ export const run = (
       )
     )
   }).pipe(Effect.scoped)
-
-/** A close reason must fit in a control frame (123 bytes); ours are short, this makes sure. */
-const closeReason = (reason: string) => Buffer.from(reason, "utf8").subarray(0, 123).toString("utf8").replace(/\uFFFD$/, "")
-
-/**
- * Cleanup, exactly once: our close frame (unless the peer or ws closed first), then a bounded wait
- * for the peer's answer, then the socket is cut whatever happened. Gives the ending as it went
- * out on the wire.
- */
-const close = (
-  ws: WebSocket,
-  first: Ending,
-  seen: {
-    readonly wsSent: () => number | undefined
-    readonly peerSent: () => number | undefined
-    readonly quit: () => void
-    readonly resumeReading: () => void
-  }
-) =>
-  Effect.gen(function*() {
-    // From here on a sender waiting for room in our outbox is released (`send` races `quit`), and
-    // the socket reads again: the peer's close frame must be read for the handshake to end.
-    seen.quit()
-    seen.resumeReading()
-    let sentByUs = false
-    if (!first.byPeer && ws.readyState === ws.OPEN) {
-      try {
-        ws.close(first.code, closeReason(first.reason))
-        sentByUs = true
-      } catch {
-        ws.terminate()
-      }
-    }
-    if (ws.readyState !== ws.CLOSED) {
-      yield* Effect.async<void>((resume) => {
-        const closed = () => resume(Effect.void)
-        ws.once("close", closed)
-        return Effect.sync(() => ws.off("close", closed))
-      }).pipe(Effect.timeoutOption(CLOSE_WAIT))
-    }
-    ws.terminate()
-    if (first.byPeer || sentByUs) return first
-    // Someone closed before our cleanup could: ws for a protocol error, or the peer.
-    const wsSent = seen.wsSent()
-    if (wsSent !== undefined) return { ...first, code: wsSent }
-    const peerSent = seen.peerSent()
-    return peerSent === undefined ? first : { code: peerSent, reason: `peer closed (we were ending: ${first.reason})`, byPeer: true }
-  })

@@ -117,7 +117,9 @@ describe("WebSocket sessions", () => {
     const baseline = await ownedFibers(service)
     for (let batch = 0; batch < 10; batch++) {
       const clients = await Promise.all(Array.from({ length: 100 }, (_, i) => connect(service.port, { autoPong: i % 3 !== 2 })))
-      expect(await metric(service, "ws_sessions")).toBeGreaterThanOrEqual(100)
+      // The third that does not answer pings may already be gone (300 ms) on a loaded machine; the
+      // two thirds that answer cannot be.
+      expect(await metric(service, "ws_sessions")).toBeGreaterThanOrEqual(67)
       clients.forEach((client, i) => {
         if (i % 3 === 0) client.ws.close(1000, "bye") // clean close
         else if (i % 3 === 1) client.ws.terminate() // abrupt socket destroy
