@@ -107,7 +107,11 @@ export const run = (
     let pending = 0
     let paused = false
     let pauses = 0
+    // Once the session is closing nothing more is acted on, and the socket must stay readable so
+    // the peer's answer to our close frame is seen.
+    let closing = false
     const receive = (item: Inbound) => {
+      if (closing) return
       Queue.unsafeOffer(inbox, item)
       pending += 1
       if (!paused && pending >= INBOX_HIGH_WATER) {
@@ -239,7 +243,16 @@ export const run = (
       contained("heartbeat", heartbeat),
       Deferred.await(quit)
     ])
-    return yield* closeHandshake(ws, first, { wsSent: () => wsSent, peerSent: () => peerSent, quit: () => end(first), resumeReading }).pipe(
+    const seen = {
+      wsSent: () => wsSent,
+      peerSent: () => peerSent,
+      quit: () => {
+        closing = true
+        end(first)
+      },
+      resumeReading
+    }
+    return yield* closeHandshake(ws, first, seen).pipe(
       Effect.tap((ending) =>
         Effect.flatMap(Clock.currentTimeMillis, (closedAt) =>
           Effect.logInfo("ws session closed").pipe(
