@@ -40,17 +40,17 @@ const echoes = (client: Client, data: string) =>
     return client.next(3_000)
   })
 
-const closedWith = (client: Client) => promise(() => waitFor(client.closed, 3_000, "close"))
+const closedWith = (client: Client) => promise(() => waitFor(client.closed, 5_000, "close"))
 
 /** The one warn line the guard wrote for `where`, with the planted cause. */
 const plantedWarn = (logs: CapturedLogs, where: string) =>
-  logs.waitForLine((line) => line.level === "warn" && line.kind === where).pipe(
+  logs.waitForLine((line) => line.level === "warn" && line.kind === where, 5_000).pipe(
     Effect.tap((line) => expect(String(line.cause)).toContain(`planted throw in ${where}`)),
     Effect.tap(() => expect(logs.lines.filter((line) => line.kind === where)).toHaveLength(1))
   )
 
 const sessionClosed = (logs: CapturedLogs, code: number) =>
-  logs.waitForLine((line) => line.message === "ws session closed" && line.closeCode === code, 3_000)
+  logs.waitForLine((line) => line.message === "ws session closed" && line.closeCode === code, 5_000)
 
 const withHub = (config: Partial<AppConfig.AppConfigShape> = {}) =>
   Effect.gen(function*() {
@@ -72,7 +72,7 @@ describe("WebSocket entry points from Node", () => {
       yield* sessionClosed(logs, 1011)
       expect(yield* echoes(other!, "alive")).toEqual({ type: "echo", data: "alive" })
     }).pipe(Effect.provide(logs.layer)))
-  }, 10_000)
+  }, 15_000)
 
   it.live("ws `pong`: a throw closes that session 1011; another session still echoes", () => {
     const logs = captureLogs()
@@ -87,7 +87,7 @@ describe("WebSocket entry points from Node", () => {
       yield* sessionClosed(logs, 1011)
       expect(yield* echoes(other, "alive")).toEqual({ type: "echo", data: "alive" })
     }).pipe(Effect.provide(logs.layer)))
-  }, 10_000)
+  }, 15_000)
 
   it.live("ws `error`: a throw ends that session with the code ws already sent (1007); another still echoes", () => {
     const logs = captureLogs()
@@ -101,7 +101,7 @@ describe("WebSocket entry points from Node", () => {
       yield* sessionClosed(logs, 1007)
       expect(yield* echoes(other!, "alive")).toEqual({ type: "echo", data: "alive" })
     }).pipe(Effect.provide(logs.layer)))
-  }, 10_000)
+  }, 15_000)
 
   it.live("ws `close`: a throw still ends and unregisters that session; another still echoes", () => {
     const logs = captureLogs()
@@ -114,7 +114,7 @@ describe("WebSocket entry points from Node", () => {
       yield* sessionClosed(logs, 4000)
       expect(yield* echoes(other!, "alive")).toEqual({ type: "echo", data: "alive" })
     }).pipe(Effect.provide(logs.layer)))
-  }, 10_000)
+  }, 15_000)
 
   it.live("the handleUpgrade callback: a throw cuts that one connection; another session still echoes", () => {
     const logs = captureLogs()
@@ -129,7 +129,7 @@ describe("WebSocket entry points from Node", () => {
       yield* plantedWarn(logs, "ws upgraded")
       expect(yield* echoes(other, "alive")).toEqual({ type: "echo", data: "alive" })
     }).pipe(Effect.provide(logs.layer)))
-  }, 10_000)
+  }, 15_000)
 })
 
 describe("Hub.handle (called from the server's upgrade listener) never throws", () => {
@@ -205,7 +205,7 @@ describe("a session over a real socket, alone", () => {
       expect(warns).toHaveLength(1)
       expect(String(warns[0]!.cause)).toContain("planted throw in broadcast")
     }).pipe(Effect.provide(logs.layer)))
-  }, 10_000)
+  }, 15_000)
 
   it.live("an error ws emits after the session ended (data left in a cut socket) is not an uncaught exception", () =>
     leakCheck(Effect.gen(function*() {
@@ -214,5 +214,5 @@ describe("a session over a real socket, alone", () => {
       expect(yield* Deferred.await(ended)).toMatchObject({ code: 1000, byPeer: true })
       // Unheard, EventEmitter throws an `error` event at whoever emitted it: here, ws's socket callbacks.
       expect(() => serverSide.emit("error", new Error("late frame error"))).not.toThrow()
-    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+    }).pipe(Effect.provide(captureLogs().layer))), 15_000)
 })
