@@ -5,6 +5,8 @@
  * Does not own: the sockets' HTTP server, or any session's socket (each session closes its own).
  * Released when: its layer's scope closes, after the public server; by then the server's drain
  *   has told every session to go away (goAway), so the FiberSet finds nothing left to interrupt.
+ * `handle` never throws (it runs inside the server's `upgrade` listener), and the callbacks it
+ * hands to ws go through the edge's guard: a throw there costs one connection.
  */
 import { Context, Duration, Effect, FiberSet, Layer, Option } from "effect"
 import type * as Http from "node:http"

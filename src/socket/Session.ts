@@ -65,7 +65,8 @@ type Inbound =
   | { readonly _tag: "Frame"; readonly data: RawData; readonly isBinary: boolean }
   | { readonly _tag: "End"; readonly ending: Ending }
 
-/** Frames waiting in the inbox before the socket is paused, and the count it resumes at. */
+/** Frames waiting in the inbox before the socket is paused, and the count it resumes at. Past the
+ * pause only what ws already holds from the current socket read (at most 64 KiB) still arrives. */
 const INBOX_HIGH_WATER = 64
 const INBOX_LOW_WATER = 16
 
