@@ -39,7 +39,45 @@ const rawUpgrade = (port: number, target: string) =>
     "the upgrade answer and close"
   )
 
+const HANDSHAKE = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+/** Writes the handshake and `frames` in ONE write; gives the first server frame after the 101. */
+const handshakeWith = (port: number, frames: Buffer) =>
+  waitFor(
+    new Promise<{ readonly opcode: number; readonly payload: Buffer }>((resolve, reject) => {
+      const socket = Net.connect({ port, host: "127.0.0.1" })
+      let received = Buffer.alloc(0)
+      socket.on("error", reject)
+      socket.on("data", (chunk) => {
+        received = Buffer.concat([received, chunk])
+        const head = received.indexOf("\r\n\r\n")
+        if (head === -1) return
+        const rest = received.subarray(head + 4)
+        if (rest.length < 2 || rest.length < 2 + (rest[1]! & 0x7f)) return // small frames only
+        resolve({ opcode: rest[0]! & 0x0f, payload: rest.subarray(2, 2 + (rest[1]! & 0x7f)) })
+        socket.destroy()
+      })
+      socket.write(Buffer.concat([Buffer.from(HANDSHAKE, "latin1"), frames]))
+    }),
+    3_000,
+    "the first frame after the handshake"
+  )
+
 describe("hostile WebSocket clients", () => {
+  it("a frame in the same write as the upgrade request is served (valid) or refused 1007 (invalid UTF-8); the process lives", async () => {
+    const service = await spawnService()
+    const early = await handshakeWith(service.port, frame(Opcode.Text, JSON.stringify({ type: "echo", data: "early" })))
+    expect({ opcode: early.opcode, message: JSON.parse(early.payload.toString()) }).toEqual({
+      opcode: Opcode.Text,
+      message: { type: "echo", data: "early" }
+    })
+    const invalid = await handshakeWith(service.port, frame(Opcode.Text, Buffer.from([0x22, 0xff, 0x22])))
+    expect({ opcode: invalid.opcode, code: invalid.payload.readUInt16BE(0) }).toEqual({ opcode: 0x8, code: 1007 })
+    await stillServes(service)
+    expect(service.lines.filter((line) => line.level === "error")).toEqual([])
+  })
+
   it("an upgrade whose request-target is not a URL is refused with a 4xx; the process serves on and exits 0", async () => {
     const service = await spawnService()
     for (const target of ["http://[/ws", "http://[::1/ws", "//[/ws"]) {
