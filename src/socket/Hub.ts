@@ -5,74 +5,107 @@
  * Does not own: the sockets' HTTP server, or any session's socket (each session closes its own).
  * Released when: its layer's scope closes, after the public server; by then the server's drain
  *   has told every session to go away (goAway), so the FiberSet finds nothing left to interrupt.
+ * `handle` never throws (it runs inside the server's `upgrade` listener), and the callbacks it
+ * hands to ws go through the edge's guard: a throw there costs one connection.
  */
 import { Context, Duration, Effect, FiberSet, Layer, Option } from "effect"
 import type * as Http from "node:http"
 import type { Duplex } from "node:stream"
-import { WebSocketServer } from "ws"
+import { type WebSocket, WebSocketServer } from "ws"
 import { AppConfig } from "../config/AppConfig.js"
 import type { Upgrades } from "../http/OwnedServer.js"
 import * as Condition from "../lifecycle/Condition.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
-import { CloseCode, run, type SessionHandle } from "./Session.js"
+import * as NodeEdge from "../lifecycle/NodeEdge.js"
+import { CloseCode, type Peers, run, type SessionHandle } from "./Session.js"
 
 export class Hub extends Context.Tag("app/Hub")<Hub, {
   readonly upgrades: Upgrades
   readonly size: () => number
-  /** Queues `text` for every live session: O(sessions), never waits for a slow peer. */
-  readonly broadcast: (text: string) => number
+  /** Queues `text` for every live session, waiting for room where an outbox is full. */
+  readonly broadcast: (text: string) => Effect.Effect<number>
 }>() {}
 
 export const WS_PATH = "/ws"
 
-export const make = Effect.gen(function*() {
-  const config = yield* AppConfig
-  const registry = yield* FiberRegistry
-  const sessions = new Map<string, SessionHandle>()
-  const allClosed = Condition.make(() => sessions.size === 0)
-  const peers = {
-    register: (id: string, handle: SessionHandle) => void sessions.set(id, handle),
-    unregister: (id: string) => {
-      sessions.delete(id)
-      allClosed.check()
-    },
-    broadcast: (text: string) => {
-      for (const handle of sessions.values()) handle.send(text)
-      return sessions.size
+/** The path of a request-target, or undefined when it is not a URL at all (never throws). */
+const pathOf = (target: string | undefined): string | undefined => {
+  try {
+    return new URL(target ?? "/", "http://x").pathname
+  } catch {
+    return undefined
+  }
+}
+
+/** `edge` is where Node's callbacks are guarded; tests pass one that throws on purpose. */
+export const makeWith = (edge: NodeEdge.Edge) =>
+  Effect.gen(function*() {
+    const config = yield* AppConfig
+    const registry = yield* FiberRegistry
+    const sessions = new Map<string, SessionHandle>()
+    const allClosed = Condition.make(() => sessions.size === 0)
+    const peers: Peers = {
+      register: (id, handle) => void sessions.set(id, handle),
+      unregister: (id) => {
+        sessions.delete(id)
+        allClosed.check()
+      },
+      // O(sessions) without waiting while every outbox has room; where one is full, the sender
+      // waits for room there (all full ones at once), so its next message keeps the order.
+      broadcast: (text) =>
+        Effect.suspend(() => {
+          const targets = Array.from(sessions.values())
+          const full = targets.filter((session) => !session.offer(text))
+          return full.length === 0
+            ? Effect.succeed(targets.length)
+            : Effect.as(Effect.forEach(full, (session) => session.send(text), { concurrency: "unbounded", discard: true }), targets.length)
+        })
     }
-  }
-  const wss = yield* Effect.acquireRelease(
-    Effect.sync(() => new WebSocketServer({ noServer: true, maxPayload: config.wsMaxMessageBytes })),
-    (wss) => Effect.async<void>((resume) => wss.close(() => resume(Effect.void)))
-  )
-  // owner: this layer's scope; a session fiber is started from the upgrade callback.
-  const runSession = yield* FiberSet.makeRuntime<never>()
+    const wss = yield* Effect.acquireRelease(
+      Effect.sync(() => new WebSocketServer({ noServer: true, maxPayload: config.wsMaxMessageBytes })),
+      (wss) => Effect.async<void>((resume) => wss.close(() => resume(Effect.void)))
+    )
+    // owner: this layer's scope; a session fiber is started from the upgrade callback.
+    const runSession = yield* FiberSet.makeRuntime<never>()
 
-  const handle = (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (new URL(request.url ?? "/", "http://x").pathname !== WS_PATH) return false
-    wss.handleUpgrade(request, socket, head, (ws) => {
+    // A session that could not start is cut (no session exists yet to close it with 1011).
+    const upgraded = edge.guard("ws upgraded", (ws: WebSocket) => {
       const id = crypto.randomUUID()
-      runSession(run(id, ws, peers, config, registry).pipe(registry.track(`ws.session/${id}`, "ws")))
-    })
-    return true
-  }
+      runSession(run(id, ws, peers, config, registry, edge).pipe(registry.track(`ws.session/${id}`, "ws")))
+    }, (_thrown, ws) => ws.terminate())
+    const upgrade = edge.guard("ws upgrade", (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      wss.handleUpgrade(request, socket, head, upgraded)
+    }, (_thrown, _request, socket) => socket.destroy())
 
-  const goAway = (within: Duration.Duration) =>
-    Effect.gen(function*() {
-      const count = sessions.size
-      if (count === 0) return
-      for (const session of sessions.values()) session.stop(CloseCode.GoingAway, "server shutting down")
-      // Interruptible: this runs inside the server's release, and the wait must be cut at `within`.
-      const answered = yield* Effect.timeoutOption(Effect.interruptible(allClosed.await), within)
-      if (Option.isNone(answered)) {
-        yield* Effect.logWarning("ws peers did not answer going-away; cutting them").pipe(
-          Effect.annotateLogs({ sessions: sessions.size, of: count, waitedMs: Duration.toMillis(within) })
-        )
-        for (const session of sessions.values()) session.terminate()
-      }
-    })
+    // Called from the server's `upgrade` listener: it must never throw. A target that is not a
+    // URL is not ours (the server answers it).
+    const handle = (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (pathOf(request.url) !== WS_PATH) return false
+      upgrade(request, socket, head)
+      return true
+    }
 
-  return Hub.of({ upgrades: { handle, goAway }, size: () => sessions.size, broadcast: peers.broadcast })
-})
+    const goAway = (within: Duration.Duration) =>
+      Effect.gen(function*() {
+        const count = sessions.size
+        if (count === 0) return
+        for (const session of sessions.values()) session.stop(CloseCode.GoingAway, "server shutting down")
+        // Interruptible: this runs inside the server's release, and the wait must be cut at `within`.
+        const answered = yield* Effect.timeoutOption(Effect.interruptible(allClosed.await), within)
+        if (Option.isNone(answered)) {
+          yield* Effect.logWarning("ws peers did not answer going-away; cutting them").pipe(
+            Effect.annotateLogs({ sessions: sessions.size, of: count, waitedMs: Duration.toMillis(within) })
+          )
+          for (const session of sessions.values()) session.terminate()
+        }
+      })
+
+    return Hub.of({ upgrades: { handle, goAway }, size: () => sessions.size, broadcast: peers.broadcast })
+  })
+
+export const make = Effect.flatMap(NodeEdge.make, makeWith)
 
 export const layer = Layer.scoped(Hub, make)
+
+/** The hub with a given edge (tests: one whose guards throw on purpose). */
+export const layerWith = (edge: NodeEdge.Edge) => Layer.scoped(Hub, makeWith(edge))

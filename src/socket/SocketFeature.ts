@@ -5,6 +5,10 @@ import { Effect, Layer } from "effect"
 import { PublicRoutes } from "../http/public/PublicRoutes.js"
 import * as Hub from "./Hub.js"
 
-export const layer = Layer.effectDiscard(
-  Effect.flatMap(Effect.all([PublicRoutes, Hub.Hub]), ([routes, hub]) => routes.addUpgrades(hub.upgrades))
-).pipe(Layer.provideMerge(Hub.layer))
+/** The feature over a given hub layer (tests: Hub.layerWith an edge that throws on purpose). */
+export const layerWith = <E, R>(hub: Layer.Layer<Hub.Hub, E, R>) =>
+  Layer.effectDiscard(
+    Effect.flatMap(Effect.all([PublicRoutes, Hub.Hub]), ([routes, hub]) => routes.addUpgrades(hub.upgrades))
+  ).pipe(Layer.provideMerge(hub))
+
+export const layer = layerWith(Hub.layer)

@@ -6,8 +6,8 @@ import { parsePrometheus, valueOf } from "../support/parsePrometheus.js"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
 import { connect } from "./wsClients.js"
 
-const sessionClosed = (service: Service, code: number) =>
-  service.waitForLine((line) => line.message === "ws session closed" && line.closeCode === code, 5_000)
+const sessionClosed = (service: Service, code: number, timeoutMs = 5_000) =>
+  service.waitForLine((line) => line.message === "ws session closed" && line.closeCode === code, timeoutMs)
 
 const metric = async (service: Service, name: string) =>
   valueOf(parsePrometheus(await (await fetch(`http://127.0.0.1:${service.adminPort}/metrics`)).text()), name)
@@ -45,9 +45,9 @@ describe("WebSocket sessions", () => {
 
   it("a client that never answers pings is closed with 1011 after the pong timeout", async () => {
     const service = await spawnService({ WS_PING_INTERVAL_MS: "100", WS_PONG_TIMEOUT_MS: "150" })
+    const opened = performance.now() // before the silent session exists: it cannot close sooner than 250 ms after
     const silent = await connect(service.port, { autoPong: false })
     const alive = await connect(service.port)
-    const opened = performance.now()
     expect((await waitFor(silent.closed, 2_000, "close")).code).toBe(1011)
     expect(performance.now() - opened).toBeGreaterThanOrEqual(200)
     expect(await sessionClosed(service, 1011)).toMatchObject({ reason: "no pong within WS_PONG_TIMEOUT_MS" })
@@ -56,7 +56,8 @@ describe("WebSocket sessions", () => {
     expect(await alive.next()).toEqual({ type: "echo", data: 1 })
   })
 
-  it("a client that never reads: its outbox fills, it is cut off with 1008, and 50 others still get a broadcast promptly", async () => {
+  // Cut off once it has read nothing for SlowConsumer.STALL_WINDOW (5 s) with 1 MiB unsent.
+  it("a client that never reads: its buffers fill, it is cut off with 1008, and 50 others still get a broadcast promptly", async () => {
     const service = await spawnService({ WS_SEND_QUEUE: "4" })
     const others = await Promise.all(Array.from({ length: 50 }, () => connect(service.port)))
     const slow = await connect(service.port)
@@ -66,13 +67,13 @@ describe("WebSocket sessions", () => {
       slow.ws.send(frame)
       await new Promise((resolve) => setImmediate(resolve))
     }
-    expect(await sessionClosed(service, 1008)).toMatchObject({ reason: "slow consumer" })
+    expect(await sessionClosed(service, 1008, 15_000)).toMatchObject({ reason: "slow consumer" })
     const sent = performance.now()
     others[0]!.ws.send(JSON.stringify({ type: "broadcast", data: "still flowing" }))
     await Promise.all(others.map((client) => client.next()))
     expect(performance.now() - sent).toBeLessThan(1_000)
     for (const client of others) expect(client.messages.at(-1)).toEqual({ type: "broadcast", data: "still flowing" })
-  }, 20_000)
+  }, 30_000)
 
   it("shutdown with 100 sessions: each gets 1001, a peer that ignores the close frame is cut, exit 0 within the budget", async () => {
     const service = await spawnService({ SHUTDOWN_TIMEOUT_MS: "3000" })
@@ -112,11 +113,14 @@ describe("WebSocket sessions", () => {
   })
 
   it("no leak: 1,000 sessions ended three ways leave the hub and the owned fibers at baseline", async () => {
-    const service = await spawnService({ WS_PING_INTERVAL_MS: "150", WS_PONG_TIMEOUT_MS: "150" })
+    // 500 ms for a pong: a loaded test machine can delay the clients' automatic pongs past 150 ms.
+    const service = await spawnService({ WS_PING_INTERVAL_MS: "150", WS_PONG_TIMEOUT_MS: "500" })
     const baseline = await ownedFibers(service)
     for (let batch = 0; batch < 10; batch++) {
       const clients = await Promise.all(Array.from({ length: 100 }, (_, i) => connect(service.port, { autoPong: i % 3 !== 2 })))
-      expect(await metric(service, "ws_sessions")).toBeGreaterThanOrEqual(100)
+      // The third that does not answer pings may already be gone (650 ms) on a loaded machine; the
+      // two thirds that answer cannot be.
+      expect(await metric(service, "ws_sessions")).toBeGreaterThanOrEqual(67)
       clients.forEach((client, i) => {
         if (i % 3 === 0) client.ws.close(1000, "bye") // clean close
         else if (i % 3 === 1) client.ws.terminate() // abrupt socket destroy
