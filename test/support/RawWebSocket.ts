@@ -41,6 +41,30 @@ export const frame = (opcode: number, payload: Uint8Array | string, options: Fra
   return Buffer.concat([head, key, body])
 }
 
+/** Client frames as text, unmasked: `text "..."`, `close 03e7`; a frame cut short says so. */
+export const describeClientFrames = (bytes: Buffer, max = 240): string => {
+  const out: Array<string> = []
+  let at = 0
+  while (at + 2 <= bytes.length && out.length < 20) {
+    const first = bytes[at]!
+    const masked = (bytes[at + 1]! & 0x80) !== 0
+    let length = bytes[at + 1]! & 0x7f
+    let head = at + 2
+    if (length === 126) [length, head] = [bytes.readUInt16BE(at + 2), at + 4]
+    else if (length === 127) [length, head] = [Number(bytes.readBigUInt64BE(at + 2)), at + 10]
+    const key = masked ? bytes.subarray(head, head + 4) : undefined
+    const start = head + (masked ? 4 : 0)
+    const payload = Buffer.from(bytes.subarray(start, Math.min(start + length, bytes.length)))
+    if (key !== undefined) for (let i = 0; i < payload.length; i++) payload[i] = payload[i]! ^ key[i % 4]!
+    const flags = `${(first & 0x80) === 0 ? " fin=0" : ""}${(first & 0x70) !== 0 ? ` rsv=${(first >> 4) & 7}` : ""}${masked ? "" : " unmasked"}`
+    const body = (first & 0x0f) === Opcode.Close || (first & 0x0f) === Opcode.Binary ? payload.toString("hex") : JSON.stringify(payload.toString("latin1"))
+    out.push(`op${first & 0x0f}${flags} len=${length} ${body.length > max ? `${body.slice(0, max)}...(${body.length})` : body}`)
+    at = start + length
+  }
+  const more = at < bytes.length ? ` +${bytes.length - at} bytes` : ""
+  return out.join(" | ") + more
+}
+
 export interface ServerFrame {
   readonly opcode: number
   readonly payload: Buffer
