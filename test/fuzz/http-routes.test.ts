@@ -5,12 +5,12 @@
 import fc from "fast-check"
 import { describe, it } from "vitest"
 import { printable, startHostileService } from "../support/HostileService.js"
-import { stopReport } from "./stopReport.js"
 import { exchange, type ParsedResponse } from "../support/RawExchange.js"
 import { ADMIN_PATHS, type HostileRequest, hostileRequest, PUBLIC_PATHS } from "./hostileHttp.js"
+import { stopReport } from "./stopReport.js"
 
 const SEED = Number(process.env.FUZZ_SEED ?? 16_001)
-const RUNS = Number(process.env.FUZZ_RUNS ?? 400)
+const RUNS = Number(process.env.FUZZ_RUNS ?? 1_000)
 const TIME_LIMIT_MS = 12_000
 
 const errorTag = (response: ParsedResponse) => {
@@ -57,7 +57,10 @@ describe("fuzz: hostile HTTP requests at every route", () => {
         if (response.status < 500 || ALLOWED_5XX.some((allowed) => allowed.allows(request, response))) continue
         hostile.violate(`${request.port} ${response.status} ${errorTag(response)} on ${routeOf(request)}`, `${shown}\n    -> ${response.status} ${response.body.slice(0, 200)}`)
       }
-      if (result.ending === "timeout" && result.responses.length === 0) unanswered += 1
+      if (result.ending === "timeout" && result.responses.length === 0) {
+        unanswered += 1
+        hostile.violate(`no answer and no close on ${routeOf(request)}`, `${shown}\n    -> silence for 1 s, then 1 s more after our FIN`)
+      }
       hostile.blameNewLogLines(shown)
       if (hostile.shuttingDown()) throw new Error(`the service began shutting down after ${shown}`)
     })
