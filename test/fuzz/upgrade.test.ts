@@ -62,7 +62,8 @@ describe("fuzz: hostile WebSocket upgrade requests", () => {
     const hostile = await startHostileService()
     const property = fc.asyncProperty(upgradeRequest, async (request) => {
       hostile.assertAlive("the previous upgrade request")
-      const result = await exchange(hostile.service.port, request.bytes, { headRequest: request.method === "HEAD" })
+      // Short waits: a request still waiting for its body is not what this test is about.
+      const result = await exchange(hostile.service.port, request.bytes, { headRequest: request.method === "HEAD", timeoutMs: 400 })
       const shown = printable(request.bytes)
       for (const response of result.responses) {
         if (response.status >= 500) hostile.violate(`upgrade answered ${response.status}`, `${shown}\n    -> ${response.status} ${response.body.slice(0, 200)}`)
