@@ -12,6 +12,8 @@ export interface HostileRequest {
   readonly bytes: Buffer
   /** Final responses a correct server sends (a pipelined GET /healthz makes two). */
   readonly responses: number
+  /** The client half-closes right after writing (then a dropped response is no violation). */
+  readonly finAtOnce: boolean
 }
 
 export const PUBLIC_PATHS = ["/healthz", "/readyz", "/sleep", "/jobs", "/jobs/x1", "/upstream", "/openapi.json", "/docs", "/ws", "/"]
@@ -174,7 +176,8 @@ const wildRequest: fc.Arbitrary<HostileRequest> = fc.record({
   headers: fc.array(extraHeader, { maxLength: 4 }),
   body: fc.option(body, { freq: 3 }),
   framing,
-  pipelineHealthz: fc.boolean()
+  pipelineHealthz: fc.boolean(),
+  finAtOnce: fc.integer({ min: 0, max: 9 }).map((n) => n === 0)
 }).map((r) => {
     const target = r.port === "public" ? r.publicTarget : r.adminTarget
     const raw = r.body === null ? undefined : Buffer.isBuffer(r.body) ? r.body : Buffer.from(r.body, "utf8")
@@ -191,7 +194,7 @@ const wildRequest: fc.Arbitrary<HostileRequest> = fc.record({
     const all = Buffer.concat([head, rest])
     // Defused, not dropped: the same request reaches a 404 instead of ending the run.
     const bytes = mayShutDown(r.port, r.method, target, rest) ? Buffer.from(all.toString("latin1").replace(/shutdown/gi, "shutdowm"), "latin1") : all
-    return { port: r.port, method: r.method, target, bytes, responses: r.pipelineHealthz ? 2 : 1 }
+    return { port: r.port, method: r.method, target, bytes, responses: r.pipelineHealthz ? 2 : 1, finAtOnce: r.finAtOnce }
 })
 
 /** The routes as a client would call them, each with one hostile part or more. */
@@ -215,7 +218,8 @@ const aimedRequest: fc.Arbitrary<HostileRequest> = fc.constantFrom(...ROUTES).ch
     method: fc.option(method, { freq: 4 }),
     headers: fc.array(extraHeader, { maxLength: 2 }),
     body: route.json === true ? body : fc.option(body, { freq: 4 }),
-    framing: fc.oneof({ weight: 8, arbitrary: fc.constant<Framing>("exact") }, { weight: 1, arbitrary: framing })
+    framing: fc.oneof({ weight: 8, arbitrary: fc.constant<Framing>("exact") }, { weight: 1, arbitrary: framing }),
+    finAtOnce: fc.integer({ min: 0, max: 9 }).map((n) => n === 0)
   }).map((r) => {
     const verb = r.method ?? route.method
     const target = r.query !== null && !r.path.includes("?") ? r.path + r.query : r.path
@@ -230,7 +234,7 @@ const aimedRequest: fc.Arbitrary<HostileRequest> = fc.constantFrom(...ROUTES).ch
     ]
     const all = Buffer.concat([Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1"), framed?.payload ?? Buffer.alloc(0)])
     const bytes = mayShutDown(route.port, verb, target, all) ? Buffer.from(all.toString("latin1").replace(/shutdown/gi, "shutdowm"), "latin1") : all
-    return { port: route.port, method: verb, target, bytes, responses: 1 }
+    return { port: route.port, method: verb, target, bytes, responses: 1, finAtOnce: r.finAtOnce }
   })
 )
 

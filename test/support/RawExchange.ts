@@ -94,6 +94,8 @@ export interface ExchangeOptions {
   readonly expect?: number
   /** The request is HEAD: its response has no body. */
   readonly headRequest?: boolean
+  /** Half-close right after writing, as `nc -N` does (Node may take it for a client gone). */
+  readonly finAtOnce?: boolean
 }
 
 /**
@@ -120,7 +122,10 @@ export const exchange = (port: number, bytes: Buffer, options: ExchangeOptions =
       socket.end()
       timer = setTimeout(() => finish("timeout"), timeoutMs)
     }, timeoutMs)
-    socket.once("connect", () => socket.write(bytes))
+    socket.once("connect", () => {
+      socket.write(bytes)
+      if (options.finAtOnce === true) socket.end()
+    })
     socket.on("data", (chunk) => {
       buffer = Buffer.concat([buffer, chunk])
       const finals = parseResponses(buffer, false, options.headRequest).responses.filter((r) => r.status >= 200)
