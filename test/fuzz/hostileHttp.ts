@@ -111,9 +111,9 @@ const extraHeader = fc.oneof(
   fc.constantFrom(...CONTENT_TYPES).map((v) => `Content-Type: ${v}`),
   fc.constant("Expect: 100-continue"),
   fc.constant("Expect: 999-nope"),
-
-
-
+  fc.constant("Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA"),
+  fc.constant("Connection: Upgrade\r\nUpgrade: websocket"),
+  fc.constant("Connection: keep-alive, Upgrade\r\nUpgrade: foo/1, websocket"),
   fc.constant("Transfer-Encoding: gzip"),
   fc.constant("Transfer-Encoding: chunked, chunked"),
   fc.constant("Connection: close"),
