@@ -11,7 +11,7 @@ import { stopReport } from "./stopReport.js"
 
 const SEED = Number(process.env.FUZZ_SEED ?? 16_001)
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1_000)
-const TIME_LIMIT_MS = 12_000
+const TIME_LIMIT_MS = 10_000
 
 const errorTag = (response: ParsedResponse) => {
   try {

@@ -11,7 +11,7 @@ import { stopReport } from "./stopReport.js"
 
 const SEED = Number(process.env.FUZZ_SEED ?? 16_002)
 const RUNS = Number(process.env.FUZZ_RUNS ?? 300)
-const TIME_LIMIT_MS = 8_000
+const TIME_LIMIT_MS = 6_000
 
 const TARGETS = [
   "/ws", "/ws", "/ws?%", "/ws?a=%ZZ", "http://[/ws", "//%/ws", "/ws#x", "/ws/../ws", "/WS", "/ws%00", "http://fuzz/ws",

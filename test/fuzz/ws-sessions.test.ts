@@ -11,7 +11,7 @@ import { stopReport } from "./stopReport.js"
 
 const SEED = Number(process.env.FUZZ_SEED ?? 16_003)
 const RUNS = Number(process.env.FUZZ_RUNS ?? 150)
-const TIME_LIMIT_MS = 10_000
+const TIME_LIMIT_MS = 8_000
 const MAX_MESSAGE_BYTES = 32_768
 /** BoundedJson.MAX_JSON_DEPTH: deeper messages get an error frame. */
 const MAX_DEPTH = 32
