@@ -28,7 +28,14 @@ const rawUpgrade = (port: number, target: string) =>
       const socket = Net.connect({ port, host: "127.0.0.1" })
       let answer = ""
       socket.on("error", () => undefined)
-      socket.on("data", (chunk) => (answer += chunk.toString("latin1")))
+      // The answer's status line is what counts; the server may keep a plain 400 connection open.
+      socket.on("data", (chunk) => {
+        answer += chunk.toString("latin1")
+        if (answer.includes("\r\n\r\n")) {
+          resolve(answer)
+          socket.destroy()
+        }
+      })
       socket.on("close", () => resolve(answer))
       socket.write(
         `GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
@@ -36,7 +43,7 @@ const rawUpgrade = (port: number, target: string) =>
       )
     }),
     3_000,
-    "the upgrade answer and close"
+    "the upgrade answer"
   )
 
 const HANDSHAKE = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
