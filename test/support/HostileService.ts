@@ -5,7 +5,6 @@
 import { writeFileSync } from "node:fs"
 import { expect } from "vitest"
 import WebSocket from "ws"
-import { connect, type Client } from "../socket/wsClients.js"
 import { type LogLine, type Service, spawnService, waitFor } from "./spawnService.js"
 
 export interface Violation {
@@ -14,9 +13,34 @@ export interface Violation {
   readonly detail: string
 }
 
+/** A well-behaved WebSocket client kept open through the run: no hostile input may cut it off. */
+export interface Bystander {
+  readonly ws: WebSocket
+  readonly closed: Promise<{ readonly code: number; readonly reason: string }>
+}
+
+/** Opens the bystander with the `ws` package directly: test/support must not need a feature's folder. */
+const openBystander = (port: number): Promise<Bystander> => {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`)
+  ws.on("error", () => undefined)
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() }))
+  )
+  return waitFor(
+    new Promise<Bystander>((resolve, reject) => {
+      ws.once("open", () => resolve({ ws, closed }))
+      ws.once("unexpected-response", (_, response) => reject(new Error(`bystander upgrade refused: ${response.statusCode}`)))
+      ws.once("error", reject)
+    }),
+    3_000,
+    "the bystander WebSocket"
+  )
+}
+
 export interface HostileService {
   readonly service: Service
-  readonly bystander: Client
+  /** Undefined when the run has none (the WebSocket feature was removed). */
+  readonly bystander: Bystander | undefined
   /** Records a broken promise; duplicates of a kind are only counted. */
   readonly violate: (kind: string, detail: string) => void
   readonly violations: () => ReadonlyArray<Violation & { readonly count: number }>
@@ -44,7 +68,10 @@ export const printable = (bytes: Buffer | string, max = 600) => {
   return text.length > max ? `${text.slice(0, max)}... (${text.length} chars)` : text
 }
 
-export const startHostileService = async (env: Record<string, string> = {}): Promise<HostileService> => {
+export const startHostileService = async (
+  env: Record<string, string> = {},
+  options: { readonly bystander?: boolean } = {}
+): Promise<HostileService> => {
   const service = await spawnService({ SHUTDOWN_TIMEOUT_MS: "4000", LOG_LEVEL: "info", ...env })
   // Prepended, so the raw line is kept even when spawnService's own JSON.parse throws on it.
   const nonJsonLines: Array<string> = []
@@ -62,9 +89,9 @@ export const startHostileService = async (env: Record<string, string> = {}): Pro
       }
     }
   })
-  const bystander = await connect(service.port)
+  const bystander = options.bystander === false ? undefined : await openBystander(service.port)
   const bystanderClosed: Array<string> = []
-  void bystander.closed.then(({ code, reason }) => bystanderClosed.push(`${code} ${reason}`))
+  void bystander?.closed.then(({ code, reason }) => bystanderClosed.push(`${code} ${reason}`))
 
   const found = new Map<string, Violation & { count: number }>()
   const violate = (kind: string, detail: string) => {
@@ -97,7 +124,9 @@ export const startHostileService = async (env: Record<string, string> = {}): Pro
 
   const finish = async (options: { readonly stop?: "SIGTERM" | "admin" } = {}) => {
     // The bystander never sent anything hostile: it must still be open and served.
-    if (bystander.ws.readyState !== WebSocket.OPEN) {
+    if (bystander === undefined) {
+      // No WebSocket feature: the final /healthz below is the other client that must be served.
+    } else if (bystander.ws.readyState !== WebSocket.OPEN) {
       violate("bystander closed", `the bystander WebSocket was closed: ${bystanderClosed.join(", ") || `readyState ${bystander.ws.readyState}`}`)
     } else {
       const token = `still-here-${Date.now()}`
