@@ -13,7 +13,7 @@ import { Cause, Clock, Effect, Metric, Runtime } from "effect"
 export const CLIENT_ERROR_LINES_PER_WINDOW = 10
 export const CLIENT_ERROR_WINDOW_MS = 10_000
 
-const clientErrors = Metric.counter("client_errors_total", {
+export const clientErrors = Metric.counter("client_errors_total", {
   description: "Requests, frames and connections refused for what the client sent, by kind (logged at warn, rate-limited)."
 })
 
@@ -39,6 +39,8 @@ interface Window {
 
 export const make = Effect.gen(function*() {
   const runtime = yield* Effect.runtime<never>()
+  // owner: the caller of the guarded callback. Each run is a synchronous log line and a counter
+  // inside Node's callback, finished before the callback returns: no fiber outlives it.
   const runSync = Runtime.runSync(runtime)
   const windows = new Map<string, Window>()
 
@@ -60,10 +62,18 @@ export const make = Effect.gen(function*() {
     return { write: false, suppressed: 0 }
   }
 
-  const warn = (kind: string, message: string, annotations: Record<string, unknown>, cause: Cause.Cause<unknown>) => {
+  /** One rate-limited warn line; `clientCaused` also counts it in client_errors_total (a throw in
+   * our own callback is a bug, not something the client sent). */
+  const warn = (
+    kind: string,
+    message: string,
+    annotations: Record<string, unknown>,
+    cause: Cause.Cause<unknown>,
+    clientCaused: boolean
+  ) => {
     try {
       runSync(Effect.gen(function*() {
-        yield* Metric.increment(Metric.tagged(clientErrors, "kind", kind))
+        if (clientCaused) yield* Metric.increment(Metric.tagged(clientErrors, "kind", kind))
         const { suppressed, write } = admit(kind, yield* Clock.currentTimeMillis)
         if (!write) return
         yield* Effect.logWarning(message, cause).pipe(
@@ -79,7 +89,7 @@ export const make = Effect.gen(function*() {
     try {
       callback(...args)
     } catch (error) {
-      warn(where, `${where} threw; failing only what it was serving`, {}, Cause.die(error))
+      warn(where, `${where} threw; failing only what it was serving`, {}, Cause.die(error), false)
       if (onThrow === undefined) return
       try {
         onThrow(error, ...args)
@@ -90,7 +100,7 @@ export const make = Effect.gen(function*() {
   }
 
   const clientError: Edge["clientError"] = (kind, message, annotations = {}) =>
-    warn(kind, message, annotations, Cause.empty)
+    warn(kind, message, annotations, Cause.empty, true)
 
   return { guard, clientError } satisfies Edge
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, TestClock } from "effect"
+import { Effect, Metric, TestClock } from "effect"
 import { EventEmitter } from "node:events"
 import * as NodeEdge from "../../src/lifecycle/NodeEdge.js"
 import { captureLogs } from "../support/captureLogs.js"
@@ -52,6 +52,22 @@ describe("NodeEdge", () => {
       yield* TestClock.adjust(NodeEdge.CLIENT_ERROR_WINDOW_MS)
       edge.clientError("bad json", "invalid JSON")
       expect(warns().at(-1)!.suppressedSinceLastLine).toBe(50 - NodeEdge.CLIENT_ERROR_LINES_PER_WINDOW)
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.effect("client_errors_total counts what clients sent, not throws in our own callbacks (those are bugs)", () => {
+    const logs = captureLogs()
+    const counted = (kind: string) =>
+      Metric.value(Metric.tagged(NodeEdge.clientErrors, "kind", kind)).pipe(Effect.map((state) => state.count))
+    return Effect.gen(function*() {
+      const edge = yield* NodeEdge.make
+      edge.guard("edge test: our bug", () => {
+        throw new Error("bug")
+      })()
+      edge.clientError("edge test: bad input", "refused")
+      expect(yield* counted("edge test: our bug")).toBe(0)
+      expect(yield* counted("edge test: bad input")).toBe(1)
+      expect(logs.lines.filter((line) => line.level === "warn")).toHaveLength(2)
     }).pipe(Effect.provide(logs.layer))
   })
 })
