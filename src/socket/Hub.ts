@@ -54,11 +54,12 @@ export const makeWith = (edge: NodeEdge.Edge) =>
       // waits for room there (all full ones at once), so its next message keeps the order.
       broadcast: (text) =>
         Effect.suspend(() => {
-          const targets = Array.from(sessions.values())
-          const full = targets.filter((session) => !session.offer(text))
+          const reached = sessions.size
+          const full: Array<SessionHandle> = []
+          for (const session of sessions.values()) if (!session.offer(text)) full.push(session)
           return full.length === 0
-            ? Effect.succeed(targets.length)
-            : Effect.as(Effect.forEach(full, (session) => session.send(text), { concurrency: "unbounded", discard: true }), targets.length)
+            ? Effect.succeed(reached)
+            : Effect.as(Effect.forEach(full, (session) => session.send(text), { concurrency: "unbounded", discard: true }), reached)
         })
     }
     const wss = yield* Effect.acquireRelease(
