@@ -8,7 +8,7 @@
 // and its two lines here (scripts/check-removable.mjs proves it in CI). The main program then races
 //   (a) the servers or the process failing, (b) the first signal, (c) the shutdown latch (admin),
 // and whichever finishes first is the shutdown reason; the others are interrupted.
-import { Cause, Context, Effect, Either, Layer, Redacted, Scope } from "effect"
+import { Cause, Context, Effect, Either, Layer, Scope } from "effect"
 import { AppConfig } from "./config/AppConfig.js"
 import * as AdminApp from "./http/admin/AdminApp.js"
 import * as OwnedServer from "./http/OwnedServer.js"
@@ -33,7 +33,7 @@ export const AdminServerLive = Layer.scoped(
   AdminServer,
   Effect.gen(function*() {
     const config = yield* AppConfig
-    const app = yield* AdminApp.make(config.adminToken === undefined ? undefined : Redacted.value(config.adminToken))
+    const app = yield* AdminApp.make(AppConfig.reveal(config.adminToken))
     return yield* OwnedServer.make({
       name: "admin",
       host: config.adminHost,
