@@ -8,8 +8,8 @@
  *   - A full pipe: Node buffers what the kernel does not take. Past `maxBufferedBytes` lines are
  *     dropped and counted instead of growing memory; once the pipe drains, one line says how many.
  *   - Each of the two is reported once, through `report` (stderr in production).
- * Does not own: the stream (the process opened fd 1 and closes it at exit; process.exit drops
- *   what is still buffered, which is what a reader that stopped reading gets).
+ * Does not own: the stream (the process opened fd 1 and closes it at exit; whatever is still
+ *   buffered then is dropped, which is what a reader that stopped reading gets).
  * Released when: never: it lives as long as the process, so the last line before exit is written.
  */
 export const MAX_BUFFERED_BYTES = 1024 * 1024

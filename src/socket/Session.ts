@@ -149,8 +149,8 @@ export const run = (
         ponged = true
       }, () => end(internalError("the pong callback threw")))
     }
-    // This runs synchronously inside ws's upgrade callback (the hub's runFork starts the fiber at
-    // once, and nothing above suspends): a frame sent in the same packet as the upgrade request is
+    // This runs synchronously inside ws's upgrade callback (the hub's FiberSet runtime starts the
+    // session fiber at once, and nothing above suspends): a frame sent in the same packet as the upgrade request is
     // parsed only after it, so it is neither lost nor an `error` event with no listener.
     yield* Effect.acquireRelease(
       Effect.sync(() => {
