@@ -19,7 +19,9 @@ import { PersistedQueue } from "@effect/experimental"
 import { SqlClient, SqlPersistedQueue } from "@effect/sql"
 import {
   Cause,
+  Chunk,
   Context,
+  Deferred,
   Data,
   Duration,
   Effect,
@@ -28,6 +30,7 @@ import {
   Layer,
   Option,
   type ParseResult,
+  Queue,
   Schedule,
   Schema,
   Scope
@@ -65,9 +68,18 @@ export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{ rea
   }
 }
 
+interface Pending {
+  readonly input: JobInput
+  readonly capacity: number
+  readonly result: Deferred.Deferred<string, QueueFull | StoreUnavailable>
+}
+
+/** The most submits one commit takes. */
+const MAX_BATCH = 256
+
 export const QUEUE_NAME = "jobs"
 /** How often an idle worker's claim query runs (the queue's default is 1 s). */
-const POLL_INTERVAL = Duration.millis(100)
+const POLL_INTERVAL = Duration.millis(50)
 const PROBE_INTERVAL = Duration.seconds(1)
 /** A probe slower than this counts as a failure (a database that hangs is not ready either). */
 const PROBE_TIMEOUT = Duration.seconds(3)
@@ -84,8 +96,13 @@ export class JobStore extends Context.Tag("app/JobStore")<JobStore, {
   readonly take: <A, E, R>(
     f: (input: JobInput, meta: { readonly id: string; readonly attempts: number }) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | PersistedQueue.PersistedQueueError | ParseResult.ParseError, R>
-  /** Renews the claims on these jobs (still unfinished, still claimed) for another lease. */
-  readonly keepLeases: (ids: ReadonlyArray<string>) => Effect.Effect<void, StoreUnavailable>
+  /** Who holds the claim on this job now (the queue's worker id for the replica), if anyone. */
+  readonly claimOf: (id: string) => Effect.Effect<string | undefined, StoreUnavailable>
+  /** Records a run's success if `claim` still holds the job: true when recorded; false when the
+   * claim was lost (its lease ran out and another worker took the job, which records it). */
+  readonly complete: (id: string, claim: string, attempts: number) => Effect.Effect<boolean, StoreUnavailable>
+  /** Renews these claims (jobs still unfinished and still held by that claim) for another lease. */
+  readonly keepLeases: (claims: ReadonlyArray<Claim>) => Effect.Effect<void, StoreUnavailable>
   /** Stops claiming: the queue's poller ends and every job it fetched for a taker that was
    * interrupted before starting it is released at once. Takes already running still complete
    * (their completion is written with the client, not the poller). Idempotent.
@@ -96,6 +113,11 @@ export class JobStore extends Context.Tag("app/JobStore")<JobStore, {
   /** Synchronous, for /readyz: why the store is not usable right now, or undefined. */
   readonly unsafeNotReady: () => string | undefined
 }>() {}
+
+export interface Claim {
+  readonly id: string
+  readonly claim: string
+}
 
 interface Row {
   readonly id: string
@@ -160,22 +182,53 @@ export const make = Effect.gen(function*() {
     (rows) => Number(rows[0]?.n ?? 0)
   )
 
+  // Group commit: submits that arrive while a commit is in flight share the next one (one flush
+  // to disk, one advisory lock for all of them). Each keeps its own answer, in arrival order.
+  const pending = yield* Queue.unbounded<Pending>()
+  const commitBatch = (batch: ReadonlyArray<Pending>) =>
+    sql.withTransaction(Effect.gen(function*() {
+      // The count and the inserts see the same queue. On Postgres the advisory lock makes replicas
+      // take turns; SQLite has one writer (and one connection per process).
+      if (isPostgres) yield* sql`SELECT pg_advisory_xact_lock(${SUBMIT_LOCK})`
+      let waiting = yield* countUnfinished
+      const outcomes: Array<Exit.Exit<string, QueueFull>> = []
+      for (const { capacity, input } of batch) {
+        if (waiting >= capacity) {
+          outcomes.push(Exit.fail(new QueueFull({ capacity })))
+          continue
+        }
+        outcomes.push(Exit.succeed(yield* queue.offer(input)))
+        waiting += 1
+      }
+      JobMetrics.setDepth(waiting)
+      return outcomes
+    })).pipe(
+      // Answered only once the commit succeeded; any failure (a failed COMMIT is a defect of the
+      // client) means none of them is stored.
+      Effect.matchCauseEffect({
+        onSuccess: (outcomes) => Effect.sync(() => batch.forEach(({ result }, i) => Deferred.unsafeDone(result, outcomes[i]!))),
+        onFailure: (cause) => Effect.sync(() => batch.forEach(({ result }) => Deferred.unsafeDone(result, Exit.fail(unavailable(cause)))))
+      }),
+      // Interrupted mid-commit (the store is closing): nobody waits forever; no-op for the answered.
+      Effect.onInterrupt(() => Effect.sync(() => batch.forEach(({ result }) => Deferred.unsafeDone(result, Exit.fail(unavailable("the job store closed"))))))
+    )
+  // Added before the committer is forked, so it runs after it stopped: whoever still waits is answered.
+  yield* Effect.addFinalizer(() =>
+    Effect.flatMap(Queue.takeAll(pending), (left) =>
+      Effect.sync(() => Chunk.forEach(left, ({ result }) => Deferred.unsafeDone(result, Exit.fail(unavailable("the job store closed"))))))
+  )
+  yield* registry.fork("jobs.submit-committer", "jobs")(
+    Effect.forever(Effect.flatMap(Queue.takeBetween(pending, 1, MAX_BATCH), (batch) => commitBatch(Chunk.toReadonlyArray(batch))))
+  )
+
   const submit = (input: { readonly ms: number; readonly payload: unknown }, capacity: number) =>
     Effect.gen(function*() {
       const acceptedAt = new Date(yield* Effect.clockWith((clock) => clock.currentTimeMillis)).toISOString()
-      // One transaction: the count and the insert see the same queue. On Postgres the advisory
-      // lock makes replicas take turns; SQLite has one writer (and one connection per process).
-      return yield* sql.withTransaction(Effect.gen(function*() {
-        if (isPostgres) yield* sql`SELECT pg_advisory_xact_lock(${SUBMIT_LOCK})`
-        const waiting = yield* countUnfinished
-        if (waiting >= capacity) return yield* Effect.fail(new QueueFull({ capacity }))
-        JobMetrics.setDepth(waiting + 1)
-        return yield* queue.offer({ ms: input.ms, payload: input.payload, acceptedAt })
-      }))
-    }).pipe(
-      Effect.catchAllDefect((defect) => Effect.fail(unavailable(defect))),
-      Effect.catchIf((error) => error._tag !== "QueueFull", (error) => Effect.fail(error._tag === "StoreUnavailable" ? error : unavailable(error)))
-    ) as Effect.Effect<string, QueueFull | StoreUnavailable>
+      const result = yield* Deferred.make<string, QueueFull | StoreUnavailable>()
+      yield* Queue.offer(pending, { input: { ms: input.ms, payload: input.payload, acceptedAt }, capacity, result })
+      // Interrupted here (the client went away), the job may still be committed and run.
+      return yield* Deferred.await(result)
+    })
 
   const get = (id: string) =>
     sql<Row>`
@@ -196,7 +249,8 @@ export const make = Effect.gen(function*() {
             payload: input.payload,
             attempts: row.attempts,
             acceptedAt: input.acceptedAt,
-            updatedAt: isoOf(row.updated_at),
+            // SQLite keeps whole seconds: never earlier than the acceptance it follows.
+            updatedAt: [input.acceptedAt, isoOf(row.updated_at)].sort()[1]!,
             ...(error === undefined ? {} : { error })
           }
         })
@@ -204,11 +258,33 @@ export const make = Effect.gen(function*() {
       orUnavailable
     )
 
-  const keepLeases = (ids: ReadonlyArray<string>) =>
-    ids.length === 0 ? Effect.void : sql`
-      UPDATE ${table} SET acquired_at = ${now}
-      WHERE queue_name = ${QUEUE_NAME} AND ${sql.in("id", ids)} AND completed = FALSE AND acquired_at IS NOT NULL
-    `.pipe(Effect.asVoid, orUnavailable)
+  const claimOf = (id: string) =>
+    sql<{ readonly acquired_by: string | null }>`
+      SELECT acquired_by FROM ${table} WHERE queue_name = ${QUEUE_NAME} AND id = ${id} AND completed = FALSE
+    `.pipe(Effect.map((rows) => rows[0]?.acquired_by ?? undefined), orUnavailable)
+
+  // The queue's own completion is fenced on the claim too but says nothing about whether it
+  // recorded anything; this one returns the row it completed, so a run whose claim was lost is
+  // known as such (and the queue's completion after it finds nothing to update).
+  const complete = (id: string, claim: string, attempts: number) =>
+    sql<{ readonly id: string }>`
+      UPDATE ${table}
+      SET completed = TRUE, acquired_at = NULL, acquired_by = NULL, attempts = ${attempts}, updated_at = ${now}
+      WHERE queue_name = ${QUEUE_NAME} AND id = ${id} AND acquired_by = ${claim} AND completed = FALSE
+      RETURNING id
+    `.pipe(Effect.map((rows) => rows.length === 1), orUnavailable)
+
+  const keepLeases = (claims: ReadonlyArray<Claim>) =>
+    Effect.forEach(
+      new Set(claims.map(({ claim }) => claim)), // one claim per replica: one statement
+      (claim) =>
+        sql`
+          UPDATE ${table} SET acquired_at = ${now}
+          WHERE queue_name = ${QUEUE_NAME} AND ${sql.in("id", claims.filter((c) => c.claim === claim).map(({ id }) => id))}
+          AND acquired_by = ${claim} AND completed = FALSE
+        `,
+      { discard: true }
+    ).pipe(orUnavailable)
 
   // The monitor: a real write (a disk that is full or a database that refuses writes fails it),
   // the queue depth for /metrics, and now and then the pruning of finished jobs.
@@ -255,6 +331,8 @@ export const make = Effect.gen(function*() {
     submit,
     get,
     take: (f) => queue.take(f, { maxAttempts }),
+    claimOf,
+    complete,
     keepLeases,
     stopTaking: Scope.close(queueScope, Exit.void),
     unsafeNotReady: () => notReady

@@ -13,7 +13,7 @@ import { AppConfig } from "../config/AppConfig.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
 import * as JobMetrics from "./JobMetrics.js"
-import { type JobInput, JobStore, type QueueFull, type StoreUnavailable } from "./JobStore.js"
+import { type Claim, type JobInput, JobStore, type QueueFull, type StoreUnavailable } from "./JobStore.js"
 
 export class PoolClosed extends Data.TaggedError("PoolClosed")<{}> {}
 
@@ -57,18 +57,25 @@ export const make = Effect.gen(function*() {
   const shutdown = yield* Shutdown
   const registry = yield* FiberRegistry
   let accepting = true
-  /** Worker number -> the job it runs now. */
-  const running = new Map<number, string>()
+  /** Worker number -> the job it runs now and the claim it runs it under. */
+  const running = new Map<number, Claim>()
+
+  /** The outcome of one run that did not fail: recorded done, or its claim was lost meanwhile. */
+  type Ran = { readonly id: string; readonly attempts: number; readonly recorded: boolean }
 
   /** One run of one job, inside the queue's `take`: success completes it, failure is an attempt. */
   const runJob = (worker: number) => (job: JobInput, meta: { readonly id: string; readonly attempts: number }) =>
-    Effect.suspend(() => {
+    Effect.gen(function*() {
       // Claimed while the pool was stopping: interrupted, the queue hands it back at once.
-      if (!accepting) return Effect.interrupt
-      running.set(worker, meta.id)
+      if (!accepting) return yield* Effect.interrupt
+      // The claim this run holds: the completion and the lease renewal are fenced on it. A store
+      // that cannot tell is handed the job back (not an attempt of the job).
+      const claim = yield* Effect.catchAll(store.claimOf(meta.id), () => Effect.interrupt)
+      if (claim === undefined) return yield* Effect.interrupt
+      running.set(worker, { id: meta.id, claim })
       JobMetrics.countState("running")
       const attempt = meta.attempts + 1
-      return work(meta.id, job).pipe(
+      return yield* work(meta.id, job).pipe(
         // recover in the goroutine that panics: log the cause, record the attempt, go on
         Effect.catchAllDefect((defect) => {
           const cause = Cause.die(defect)
@@ -79,19 +86,34 @@ export const make = Effect.gen(function*() {
             Effect.zipRight(Effect.fail(new JobCrashed({ message: defectMessage(cause) })))
           )
         }),
-        Effect.as({ id: meta.id, attempts: attempt }),
-        Effect.ensuring(Effect.sync(() => running.delete(worker)))
+        // Done: recorded at once, not interruptible (the deadline must not cut a finished job's
+        // record in half), retried briefly if the store hiccups.
+        Effect.zipRight(
+          store.complete(meta.id, claim, attempt).pipe(
+            Effect.retry({ times: 5, schedule: Schedule.exponential("100 millis", 1.5) }),
+            Effect.uninterruptible
+          )
+        ),
+        Effect.map((recorded): Ran => ({ id: meta.id, attempts: attempt, recorded }))
       )
-    })
+    }).pipe(Effect.ensuring(Effect.sync(() => running.delete(worker))))
 
   const worker = (n: number) =>
     Effect.gen(function*() {
       while (accepting) {
         const exit = yield* Effect.exit(store.take(runJob(n)))
         if (Exit.isSuccess(exit)) {
-          // `take` returned: the queue has written the completion.
-          JobMetrics.countState("done")
-          yield* Effect.logInfo("job done").pipe(Effect.annotateLogs({ jobId: exit.value.id, attempts: exit.value.attempts }))
+          const { attempts, id, recorded } = exit.value
+          if (recorded) {
+            JobMetrics.countState("done")
+            yield* Effect.logInfo("job done").pipe(Effect.annotateLogs({ jobId: id, attempts }))
+          } else {
+            // At-least-once made visible: this run outlived its lease (the event loop or the
+            // database stalled) and another worker took the job; that run records it.
+            yield* Effect.logWarning("job finished after its claim was lost; its other run records it").pipe(
+              Effect.annotateLogs({ jobId: id, attempts })
+            )
+          }
           continue
         }
         const failure = Cause.failureOption(exit.cause)
@@ -134,7 +156,7 @@ export const make = Effect.gen(function*() {
       if (Option.isNone(finished)) {
         yield* shutdown.recordForced(`jobs: ${running.size} running at the deadline`)
         yield* Effect.logWarning("deadline reached: interrupting jobs; they go back to the queue").pipe(
-          Effect.annotateLogs({ running: Array.from(running.values()) })
+          Effect.annotateLogs({ running: Array.from(running.values(), ({ id }) => id) })
         )
       }
       yield* shutdown.phase("jobs-stop")(Fiber.interruptAll(fibers))
@@ -148,7 +170,7 @@ export const make = Effect.gen(function*() {
           ? Effect.fail(new PoolClosed())
           : Effect.tap(store.submit(input, config.jobQueueSize), () => Effect.sync(() => JobMetrics.countState("queued")))
       ),
-    running: Effect.sync(() => Array.from(running.values()))
+    running: Effect.sync(() => Array.from(running.values(), ({ id }) => id))
   })
 })
 

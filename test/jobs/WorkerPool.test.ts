@@ -123,4 +123,25 @@ describe.each(storeKinds)("WorkerPool on $name", (kind) => {
       expect(rows.map((row) => [row.id, Number(row.claimed)]).sort()).toEqual(during.map((id) => [id, 0]).sort())
       yield* other.stop
     }).pipe(Effect.provide(captureLogs().layer))), 20_000)
+
+  it.live("a run whose claim was lost meanwhile records nothing: no second 'job done', the job stays with the claim's holder", () => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const where = yield* freshStore(kind)
+      const a = yield* startPool({ store: where, config: { jobLeaseMs: 3_600_000 } })
+      const other = yield* startStore({ store: where })
+      const job = yield* a.pool.submit({ ms: 500, payload: null })
+      yield* awaitRunning(a.pool, job)
+      // As if A's lease had run out and another replica had claimed the job.
+      const thief = "00000000-0000-4000-8000-000000000000"
+      yield* other.sql`UPDATE ${other.sql(QUEUE_TABLE)} SET acquired_by = ${thief} WHERE id = ${job}`
+      yield* logs.waitForLine((line) => line.message === "job finished after its claim was lost; its other run records it", 5_000)
+      expect(doneLines(logs.lines, job)).toEqual([])
+      const rows = yield* other.sql<{ acquired_by: string; completed: unknown }>`
+        SELECT acquired_by, completed FROM ${other.sql(QUEUE_TABLE)} WHERE id = ${job}`
+      expect(rows.map((row) => [row.acquired_by, Boolean(row.completed)])).toEqual([[thief, false]])
+      yield* a.stop
+      yield* other.stop
+    }).pipe(Effect.provide(logs.layer)))
+  }, 20_000)
 })
