@@ -7,7 +7,10 @@ export const servers = {
   raw: { label: "raw node:http", args: ["bench/servers/raw.mjs"] },
   stock: { label: "stock @effect/platform-node", args: ["bench/servers/stock-effect.mjs"] },
   service: { label: "this service (logs, metrics, tracing on)", args: ["dist/main.js"] },
-  rawWs: { label: "raw ws (node:http + ws)", args: ["bench/servers/raw-ws.mjs"] }
+  rawWs: { label: "raw ws (node:http + ws)", args: ["bench/servers/raw-ws.mjs"] },
+  journal: { label: "old JSONL journal (recorded on 0c58787, not this run)", args: ["dist/main.js"] },
+  jobsSqlite: { label: "this service, SQLite in DATA_DIR (default)", args: ["dist/main.js"] },
+  jobsPostgres: { label: "this service, Postgres (DATABASE_URL)", args: ["dist/main.js"] }
 }
 
 /** Resident set size of a process, in bytes (Linux /proc). */
