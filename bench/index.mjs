@@ -2,8 +2,8 @@
 // Every figure is measured for each server in the same run, one server at a time in its own
 // child process, and printed with its ratio to the baseline (raw node:http, or raw ws for the
 // WebSocket figures): this machine is shared and noisy, so only same-run ratios mean anything.
-// The job figures are the exception: their baseline, the old JSONL journal, no longer exists and
-// is a recorded figure (bench/figures/jobs.mjs says where it came from).
+// The job figures' baseline, the old JSONL journal, is gone from src/: it is built from its last
+// commit and measured in the same run (bench/figures/jobs.mjs), or printed as recorded earlier.
 import { existsSync } from "node:fs"
 import { ratio, servers } from "./lib.mjs"
 import { http } from "./figures/http.mjs"

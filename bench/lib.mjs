@@ -8,7 +8,8 @@ export const servers = {
   stock: { label: "stock @effect/platform-node", args: ["bench/servers/stock-effect.mjs"] },
   service: { label: "this service (logs, metrics, tracing on)", args: ["dist/main.js"] },
   rawWs: { label: "raw ws (node:http + ws)", args: ["bench/servers/raw-ws.mjs"] },
-  journal: { label: "old JSONL journal (recorded on 0c58787, not this run)", args: ["dist/main.js"] },
+  // The job figures' baseline: bench/figures/jobs.mjs builds it from the journal's last commit.
+  journal: { label: "old JSONL journal (recorded earlier, not this run)", args: [] },
   jobsSqlite: { label: "this service, SQLite in DATA_DIR (default)", args: ["dist/main.js"] },
   jobsPostgres: { label: "this service, Postgres (DATABASE_URL)", args: ["dist/main.js"] }
 }
