@@ -6,9 +6,9 @@
  * Owns: the queue's store (its poller fiber and claim bookkeeping) and the store monitor fiber.
  * Does not own: the SQL client (JobDatabase, acquired before it) or the workers (WorkerPool,
  *   acquired after it, which call `take`).
- * Released when: its layer's scope closes, after the pool: the monitor stops, then the queue
- *   releases any claim it still holds (rows fetched for a taker that was interrupted) so another
- *   replica or the next start takes them at once.
+ * Released when: its layer's scope closes, after the pool (which already called stopTaking):
+ *   the monitor stops, and the queue releases any claim it still holds, so another replica or
+ *   the next start takes those jobs at once.
  *
  * Why lease renewal is ours: SqlPersistedQueue 0.52.1 has a lock-refresh fiber, but the set of
  * ids it refreshes is never filled, so a job running longer than the lease would be claimed by
@@ -17,7 +17,21 @@
  */
 import { PersistedQueue } from "@effect/experimental"
 import { SqlClient, SqlPersistedQueue } from "@effect/sql"
-import { Cause, Context, Data, Duration, Effect, Exit, Layer, Option, type ParseResult, Schedule, Schema } from "effect"
+import {
+  Cause,
+  Context,
+  Data,
+  Duration,
+  Effect,
+  ExecutionStrategy,
+  Exit,
+  Layer,
+  Option,
+  type ParseResult,
+  Schedule,
+  Schema,
+  Scope
+} from "effect"
 import { AppConfig } from "../config/AppConfig.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import * as JobMetrics from "./JobMetrics.js"
@@ -72,6 +86,13 @@ export class JobStore extends Context.Tag("app/JobStore")<JobStore, {
   ) => Effect.Effect<A, E | PersistedQueue.PersistedQueueError | ParseResult.ParseError, R>
   /** Renews the claims on these jobs (still unfinished, still claimed) for another lease. */
   readonly keepLeases: (ids: ReadonlyArray<string>) => Effect.Effect<void, StoreUnavailable>
+  /** Stops claiming: the queue's poller ends and every job it fetched for a taker that was
+   * interrupted before starting it is released at once. Takes already running still complete
+   * (their completion is written with the client, not the poller). Idempotent.
+   * Why: a taker interrupted while waiting leaves the queue's taker count raised (a known gap in
+   * PersistedQueue 0.61.1), so its poller would go on claiming jobs nobody runs until the store
+   * closed; on a draining replica that would hold jobs back from the others for the whole drain. */
+  readonly stopTaking: Effect.Effect<void>
   /** Synchronous, for /readyz: why the store is not usable right now, or undefined. */
   readonly unsafeNotReady: () => string | undefined
 }>() {}
@@ -101,11 +122,14 @@ export const make = Effect.gen(function*() {
   const leaseSeconds = Math.ceil(config.jobLeaseMs / 1000)
   const maxAttempts = config.jobMaxAttempts
 
+  // The queue's claiming side (its poller and the rows fetched for takers) in a scope of its own,
+  // so the pool can stop it before its running jobs end (see stopTaking).
+  const queueScope = yield* Effect.flatMap(Effect.scope, (scope) => Scope.fork(scope, ExecutionStrategy.sequential))
   const queueStore = yield* SqlPersistedQueue.make({
     tableName: QUEUE_TABLE,
     pollInterval: POLL_INTERVAL,
     lockExpiration: Duration.seconds(leaseSeconds)
-  })
+  }).pipe(Scope.extend(queueScope))
   const queue = yield* PersistedQueue.makeFactory.pipe(
     Effect.flatMap((factory) => factory.make({ name: QUEUE_NAME, schema: JobInput })),
     Effect.provideService(PersistedQueue.PersistedQueueStore, queueStore)
@@ -232,6 +256,7 @@ export const make = Effect.gen(function*() {
     get,
     take: (f) => queue.take(f, { maxAttempts }),
     keepLeases,
+    stopTaking: Scope.close(queueScope, Exit.void),
     unsafeNotReady: () => notReady
   })
 })

@@ -124,6 +124,8 @@ export const make = Effect.gen(function*() {
       // Idle workers wait in `take` with nothing to finish: stop them now (no new claims).
       const idle = workers.filter(([n]) => !running.has(n)).map(([, fiber]) => fiber)
       yield* Fiber.interruptAll(idle)
+      // and hand back at once what the queue had fetched for them
+      yield* store.stopTaking
       const remaining = yield* shutdown.remaining
       // Interruptible on purpose: this runs inside a finalizer, and the deadline must cut it.
       const finished = yield* shutdown.phase("jobs-drain")(
