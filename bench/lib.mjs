@@ -2,12 +2,17 @@
 // "listening" line, load it with autocannon, stop it.
 import autocannon from "autocannon"
 import { spawn } from "node:child_process"
+import { rmSync } from "node:fs"
 
 export const servers = {
   raw: { label: "raw node:http", args: ["bench/servers/raw.mjs"] },
   stock: { label: "stock @effect/platform-node", args: ["bench/servers/stock-effect.mjs"] },
   service: { label: "this service (logs, metrics, tracing on)", args: ["dist/main.js"] },
-  rawWs: { label: "raw ws (node:http + ws)", args: ["bench/servers/raw-ws.mjs"] }
+  rawWs: { label: "raw ws (node:http + ws)", args: ["bench/servers/raw-ws.mjs"] },
+  // The job figures' baseline: bench/figures/jobs.mjs builds it from the journal's last commit.
+  journal: { label: "old JSONL journal (recorded earlier, not this run)", args: [] },
+  jobsSqlite: { label: "this service, SQLite in DATA_DIR (default)", args: ["dist/main.js"] },
+  jobsPostgres: { label: "this service, Postgres (DATABASE_URL)", args: ["dist/main.js"] }
 }
 
 /** Resident set size of a process, in bytes (Linux /proc). */
@@ -41,10 +46,13 @@ const benchDataDir = () => `${process.env.TMPDIR ?? "/tmp"}/owned-service-bench-
 export const start = (server, env = {}) =>
   new Promise((resolve, reject) => {
     const startedAt = performance.now()
+    const dataDir = benchDataDir()
     const child = spawn(process.execPath, server.args, {
-      env: { PATH: process.env.PATH, PORT: "0", ADMIN_PORT: "0", HOST: "127.0.0.1", DATA_DIR: benchDataDir(), ...env },
+      env: { PATH: process.env.PATH, PORT: "0", ADMIN_PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir, ...env },
       stdio: ["ignore", "pipe", "inherit"]
     })
+    // The job store (SQLite) lives there: gone with the child, however it ends.
+    child.once("exit", () => rmSync(dataDir, { recursive: true, force: true }))
     const timer = setTimeout(() => reject(new Error(`${server.label} did not start`)), 10_000)
     let buffered = ""
     child.stdout.setEncoding("utf8").on("data", (chunk) => {
