@@ -64,17 +64,19 @@ export const mapBounded = async <A, B>(
 }
 
 /**
- * Submits `count` jobs `{ms, payload: {n}}` (n = 1..count), at most `concurrency` at a time,
- * round-robin over `ports` (one port: one replica). Every answer must be 202: anything else
- * throws with the answer, so a test sees the first refusal, not a count mismatch later.
+ * Submits `count` jobs `{ms, payload: {n}}` (n = 1..count; `ms` may depend on n), at most
+ * `concurrency` at a time, round-robin over `ports` (one port: one replica). Every answer must be
+ * 202: anything else throws with the answer, so a test sees the first refusal, not a count
+ * mismatch later. Returns the ids in the order of n.
  */
 export const submitJobs = async (
   ports: ReadonlyArray<number>,
   count: number,
-  options: { readonly ms: number; readonly concurrency: number }
+  options: { readonly ms: number | ((n: number) => number); readonly concurrency: number }
 ): Promise<Array<string>> =>
   mapBounded(Array.from({ length: count }, (_, i) => i + 1), options.concurrency, async (n, index) => {
-    const answer = await postJob(ports[index % ports.length]!, { ms: options.ms, payload: { n } })
+    const ms = typeof options.ms === "number" ? options.ms : options.ms(n)
+    const answer = await postJob(ports[index % ports.length]!, { ms, payload: { n } })
     if (answer.status !== 202) throw new Error(`POST /jobs #${n} answered ${answer.status}: ${JSON.stringify(answer.body)}`)
     return String(answer.body.id)
   })
