@@ -12,7 +12,7 @@ await build({
   format: "esm",
   sourcemap: true,
   legalComments: "none",
-  external: ["bufferutil", "utf-8-validate"],
+  external: ["bufferutil", "utf-8-validate", "better-sqlite3", "pg-native"],
   // ESM output has no `require`; bundled CommonJS dependencies (ws) need one.
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"

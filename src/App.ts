@@ -48,8 +48,8 @@ export const AdminServerLive = Layer.scoped(
 export const makePublicServer = (options: Omit<OwnedServer.ServerOptions, "name" | "upgrades">) =>
   Effect.gen(function*() {
     // Built after the features, so every one of them has added its routes by now.
-    const { groups, upgrades } = yield* Effect.flatMap(PublicRoutes.PublicRoutes, (routes) => routes.seal)
-    const app = yield* PublicApp.make(groups)
+    const { groups, readiness, upgrades } = yield* Effect.flatMap(PublicRoutes.PublicRoutes, (routes) => routes.seal)
+    const app = yield* PublicApp.make(groups, readiness)
     return yield* OwnedServer.make({ name: "public", ...options, ...(upgrades === undefined ? {} : { upgrades }) }, app)
   })
 

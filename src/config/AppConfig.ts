@@ -55,8 +55,14 @@ export const appConfig = Config.all({
   workers: integer("WORKERS", 4, { min: 1, max: 256 }),
   jobQueueSize: integer("JOB_QUEUE_SIZE", 1_000, { min: 1, max: 1_000_000 }),
   dataDir: path("DATA_DIR", "./data"),
-  // fleet (read and validated now, not used yet): shared job store and broadcast
+  // Unset: the embedded SQLite store in DATA_DIR. Set: every replica shares this Postgres queue.
   databaseUrl: optionalSecretUrl("DATABASE_URL", ["postgres:", "postgresql:"], "a postgres:// URL"),
+  // Whole seconds are what the store keeps (rounded up): at least one.
+  jobLeaseMs: millis("JOB_LEASE_MS", 30_000, { min: 1_000, max: 86_400_000 }),
+  jobMaxAttempts: integer("JOB_MAX_ATTEMPTS", 3, { min: 1, max: 100 }),
+  // Done and failed jobs stay readable (GET /jobs/:id) this long, then are deleted.
+  jobRetentionMs: millis("JOB_RETENTION_MS", 86_400_000, { min: 1_000, max: 31_536_000_000 }),
+  // fleet (read and validated now, not used yet): shared broadcast
   redisUrl: optionalSecretUrl("REDIS_URL", ["redis:", "rediss:"], "a redis:// or rediss:// URL"),
   // Test-only: adds a finalizer that never finishes, to exercise the deadline and forced exits.
   debugHangOnShutdown: flag("DEBUG_HANG_ON_SHUTDOWN")
@@ -119,6 +125,9 @@ export const test = (overrides: TestOverrides = {}): AppConfigShape => ({
   workers: 4,
   jobQueueSize: 1_000,
   dataDir: "./data",
+  jobLeaseMs: 30_000,
+  jobMaxAttempts: 3,
+  jobRetentionMs: 86_400_000,
   debugHangOnShutdown: false,
   ...overrides,
   adminToken: redact(overrides.adminToken),

@@ -2,7 +2,7 @@
 import { Metric, MetricKey } from "effect"
 import type { JobState } from "./JobStore.js"
 
-const depth = Metric.gauge("jobs_queue_depth", { description: "Jobs accepted and waiting for a worker." })
+const depth = Metric.gauge("jobs_queue_depth", { description: "Unfinished jobs (queued or running) in the job store, on every replica sharing it; refreshed about every second." })
 const totalKey = MetricKey.counter("jobs_total", { description: "Job state changes, by the state entered.", incremental: true })
 const totals = new Map<JobState, Metric.Metric.Counter<number>>()
 

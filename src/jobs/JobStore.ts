@@ -1,147 +1,264 @@
 /**
- * The job "engine": an append-only journal of JSON lines in DATA_DIR and its in-memory view.
- * Owns: the journal file (opened, replayed, then appended to with group commit).
- * Does not own: its users. The worker pool and the routes use it; neither closes it.
- * Released when: its layer's scope closes, after the pool (which is acquired after it): every
- *   accepted append is flushed, synced and the file closed, once. Later writes fail with
- *   JobStoreClosed.
+ * The job store: @effect/experimental's PersistedQueue on @effect/sql's SQL store (a row per job,
+ * claimed with FOR UPDATE SKIP LOCKED on Postgres, by one UPDATE on SQLite; a claim expires after
+ * JOB_LEASE_MS; attempts and the last failure kept), plus what the queue does not offer: a bound
+ * counted in the store, a job's state by id, lease renewal, pruning, and a health probe.
+ * Owns: the queue's store (its poller fiber and claim bookkeeping) and the store monitor fiber.
+ * Does not own: the SQL client (JobDatabase, acquired before it) or the workers (WorkerPool,
+ *   acquired after it, which call `take`).
+ * Released when: its layer's scope closes, after the pool (which already called stopTaking):
+ *   the monitor stops, and the queue releases any claim it still holds, so another replica or
+ *   the next start takes those jobs at once.
+ *
+ * Why lease renewal is ours: SqlPersistedQueue 0.52.1 has a lock-refresh fiber, but the set of
+ * ids it refreshes is never filled, so a job running longer than the lease would be claimed by
+ * a second worker while the first still runs it. WorkerPool renews its running jobs' leases with
+ * `keepLeases`.
  */
-import { Clock, Context, Data, Effect, Layer, Option } from "effect"
-import * as Fs from "node:fs/promises"
-import * as Path from "node:path"
+import { PersistedQueue } from "@effect/experimental"
+import { SqlClient, SqlPersistedQueue } from "@effect/sql"
+import {
+  Cause,
+  Context,
+  Data,
+  Duration,
+  Effect,
+  ExecutionStrategy,
+  Exit,
+  Layer,
+  Option,
+  type ParseResult,
+  Schedule,
+  Schema,
+  Scope
+} from "effect"
 import { AppConfig } from "../config/AppConfig.js"
-import { Journal } from "./Journal.js"
+import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
+import * as JobMetrics from "./JobMetrics.js"
+import { PROBE_TABLE, QUEUE_TABLE } from "./JobMigrations.js"
 
 export type JobState = "queued" | "running" | "done" | "failed"
 
+/** What is stored for a job (the queue's element). */
+export const JobInput = Schema.Struct({ ms: Schema.Number, payload: Schema.Unknown, acceptedAt: Schema.String })
+export type JobInput = typeof JobInput.Type
+
 export interface Job {
   readonly id: string
+  readonly state: JobState
   readonly ms: number
   readonly payload: unknown
-  readonly state: JobState
+  /** Runs that ended (failed, or the one that completed it). */
+  readonly attempts: number
   readonly acceptedAt: string
   readonly updatedAt: string
   readonly error?: string
 }
 
-export class JobStoreClosed extends Data.TaggedError("JobStoreClosed")<{}> {
+export class QueueFull extends Data.TaggedError("QueueFull")<{ readonly capacity: number }> {}
+
+/** The store could not be written or read (disk full, database down): nothing was accepted. */
+export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{ readonly cause: unknown }> {
   override get message() {
-    return "the job store is closed"
+    const cause = Cause.isCause(this.cause) ? Cause.squash(this.cause) : this.cause
+    return `the job store is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`
   }
 }
 
-export class JobStoreError extends Data.TaggedError("JobStoreError")<{
-  readonly reason: "Open" | "Write" | "Close"
-  readonly cause: unknown
-}> {}
-
-type JournalRecord =
-  | { readonly op: "accept"; readonly id: string; readonly ms: number; readonly payload: unknown; readonly at: string }
-  | { readonly op: "state"; readonly id: string; readonly state: JobState; readonly at: string; readonly error?: string }
+export const QUEUE_NAME = "jobs"
+/** How often an idle worker's claim query runs (the queue's default is 1 s). */
+const POLL_INTERVAL = Duration.millis(100)
+const PROBE_INTERVAL = Duration.seconds(1)
+/** A probe slower than this counts as a failure (a database that hangs is not ready either). */
+const PROBE_TIMEOUT = Duration.seconds(3)
+const PRUNE_INTERVAL = Duration.hours(1)
+/** pg_advisory_xact_lock key serialising count-then-insert across replicas. */
+const SUBMIT_LOCK = 0x6a6f6275
 
 export class JobStore extends Context.Tag("app/JobStore")<JobStore, {
-  /** Journals a new job as queued; succeeds only once the record is synced to disk. */
-  readonly accept: (input: { readonly ms: number; readonly payload: unknown }) => Effect.Effect<Job, JobStoreClosed | JobStoreError>
-  /** Journals a state change (synced); the in-memory view follows the file, not the caller. */
-  readonly transition: (id: string, state: JobState, error?: string) => Effect.Effect<void, JobStoreClosed | JobStoreError>
-  readonly get: (id: string) => Option.Option<Job>
-  /** Jobs accepted but not finished (queued or running), in acceptance order: to resume on start. */
-  readonly unfinished: () => ReadonlyArray<Job>
-  /** Idempotent. The layer calls it on release; calling it again (or early) is safe. */
-  readonly close: Effect.Effect<void, JobStoreError>
+  /** Commits the job (or fails): QueueFull when unfinished jobs, counted in the store, reach `capacity`. */
+  readonly submit: (input: { readonly ms: number; readonly payload: unknown }, capacity: number) => Effect.Effect<string, QueueFull | StoreUnavailable>
+  readonly get: (id: string) => Effect.Effect<Option.Option<Job>, StoreUnavailable>
+  /** PersistedQueue.take: f's success completes the job, its failure counts an attempt (retried
+   * until JOB_MAX_ATTEMPTS), its interruption releases the claim at once. */
+  readonly take: <A, E, R>(
+    f: (input: JobInput, meta: { readonly id: string; readonly attempts: number }) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<A, E | PersistedQueue.PersistedQueueError | ParseResult.ParseError, R>
+  /** Renews the claims on these jobs (still unfinished, still claimed) for another lease. */
+  readonly keepLeases: (ids: ReadonlyArray<string>) => Effect.Effect<void, StoreUnavailable>
+  /** Stops claiming: the queue's poller ends and every job it fetched for a taker that was
+   * interrupted before starting it is released at once. Takes already running still complete
+   * (their completion is written with the client, not the poller). Idempotent.
+   * Why: a taker interrupted while waiting leaves the queue's taker count raised (a known gap in
+   * PersistedQueue 0.61.1), so its poller would go on claiming jobs nobody runs until the store
+   * closed; on a draining replica that would hold jobs back from the others for the whole drain. */
+  readonly stopTaking: Effect.Effect<void>
+  /** Synchronous, for /readyz: why the store is not usable right now, or undefined. */
+  readonly unsafeNotReady: () => string | undefined
 }>() {}
 
-export const journalFile = (dataDir: string) => Path.join(dataDir, "jobs.jsonl")
-
-const apply = (jobs: Map<string, Job>, record: JournalRecord) => {
-  if (record.op === "accept") {
-    jobs.set(record.id, { id: record.id, ms: record.ms, payload: record.payload, state: "queued", acceptedAt: record.at, updatedAt: record.at })
-    return
-  }
-  const job = jobs.get(record.id)
-  if (job === undefined) return
-  const { error: _, ...rest } = job
-  jobs.set(record.id, { ...rest, state: record.state, updatedAt: record.at, ...(record.error === undefined ? {} : { error: record.error }) })
+interface Row {
+  readonly id: string
+  readonly element: string
+  readonly completed: boolean | number
+  readonly attempts: number
+  readonly last_failure: string | null
+  readonly leased: number
+  readonly updated_at: string | Date
 }
 
-/** Reads the journal; a torn last line (a crash mid-write) is cut off so appends start clean. */
-const replay = (file: string, jobs: Map<string, Job>) =>
-  Effect.gen(function*() {
-    const text = yield* Effect.tryPromise(() => Fs.readFile(file, "utf8")).pipe(
-      Effect.catchAll((error) => (error.error as NodeJS.ErrnoException).code === "ENOENT" ? Effect.succeed("") : Effect.fail(error))
-    )
-    const complete = text.slice(0, text.lastIndexOf("\n") + 1)
-    if (complete.length < text.length) {
-      yield* Effect.logWarning("job journal: torn last line skipped").pipe(
-        Effect.annotateLogs({ file, bytes: Buffer.byteLength(text.slice(complete.length)) })
-      )
-      yield* Effect.tryPromise(() => Fs.truncate(file, Buffer.byteLength(complete)))
-    }
-    let skipped = 0
-    for (const line of complete.split("\n")) {
-      if (line === "") continue
-      try {
-        apply(jobs, JSON.parse(line) as JournalRecord)
-      } catch {
-        skipped += 1
-      }
-    }
-    if (skipped > 0) yield* Effect.logWarning("job journal: unreadable lines skipped").pipe(Effect.annotateLogs({ file, skipped }))
-    return jobs
-  }).pipe(Effect.mapError((cause) => new JobStoreError({ reason: "Open", cause })))
+/** SQLite keeps "YYYY-MM-DD HH:MM:SS" (UTC); Postgres gives a Date. */
+const isoOf = (value: string | Date) =>
+  value instanceof Date ? value.toISOString() : new Date(`${value.replace(" ", "T")}Z`).toISOString()
 
-export const make = (dataDir: string) =>
-  Effect.gen(function*() {
-    const file = journalFile(dataDir)
-    yield* Effect.tryPromise({ try: () => Fs.mkdir(dataDir, { recursive: true }), catch: (cause) => new JobStoreError({ reason: "Open", cause }) })
-    const jobs = yield* replay(file, new Map())
-    const handle = yield* Effect.tryPromise({ try: () => Fs.open(file, "a"), catch: (cause) => new JobStoreError({ reason: "Open", cause }) })
-    const journal = new Journal(handle)
-    let closing: Promise<void> | undefined
+/** The first line of what the queue recorded (Cause.pretty), without the error's class name. */
+const errorOf = (lastFailure: string | null) =>
+  lastFailure === null ? undefined : (lastFailure.split("\n")[0] ?? "").replace(/^(Error|JobCrashed): /, "")
 
-    const write = (record: JournalRecord) =>
-      Effect.suspend((): Effect.Effect<void, JobStoreClosed | JobStoreError> =>
-        closing !== undefined
-          ? Effect.fail(new JobStoreClosed())
-          : Effect.tryPromise({
-            try: () => journal.append(record).then(() => apply(jobs, record)),
-            catch: (cause) => new JobStoreError({ reason: "Write", cause })
-          })
-      )
-    const now = Effect.map(Clock.currentTimeMillis, (ms) => new Date(ms).toISOString())
+export const make = Effect.gen(function*() {
+  const config = yield* AppConfig
+  const sql = yield* SqlClient.SqlClient
+  const registry = yield* FiberRegistry
+  const leaseSeconds = Math.ceil(config.jobLeaseMs / 1000)
+  const maxAttempts = config.jobMaxAttempts
 
-    const close: Effect.Effect<void, JobStoreError> = Effect.suspend(() => {
-      closing ??= journal.close()
-      return Effect.tryPromise({ try: () => closing!, catch: (cause) => new JobStoreError({ reason: "Close", cause }) })
+  // The queue's claiming side (its poller and the rows fetched for takers) in a scope of its own,
+  // so the pool can stop it before its running jobs end (see stopTaking).
+  const queueScope = yield* Effect.flatMap(Effect.scope, (scope) => Scope.fork(scope, ExecutionStrategy.sequential))
+  const queueStore = yield* SqlPersistedQueue.make({
+    tableName: QUEUE_TABLE,
+    pollInterval: POLL_INTERVAL,
+    lockExpiration: Duration.seconds(leaseSeconds)
+  }).pipe(Scope.extend(queueScope))
+  const queue = yield* PersistedQueue.makeFactory.pipe(
+    Effect.flatMap((factory) => factory.make({ name: QUEUE_NAME, schema: JobInput })),
+    Effect.provideService(PersistedQueue.PersistedQueueStore, queueStore)
+  )
+
+  const table = sql(QUEUE_TABLE)
+  const now = sql.onDialectOrElse({ pg: () => sql.literal("NOW()"), orElse: () => sql.literal("CURRENT_TIMESTAMP") })
+  const secondsAgo = (seconds: number) =>
+    sql.onDialectOrElse({
+      pg: () => sql`NOW() - ${sql.literal(`INTERVAL '${seconds} seconds'`)}`,
+      orElse: () => sql`datetime(CURRENT_TIMESTAMP, ${sql.literal(`'-${seconds} seconds'`)})`
     })
+  const isPostgres = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+  const unfinished = sql`completed = FALSE AND attempts < ${maxAttempts}`
 
-    yield* Effect.logInfo("job journal opened").pipe(Effect.annotateLogs({ file, jobs: jobs.size }))
-    return JobStore.of({
-        accept: ({ ms, payload }) =>
-          Effect.gen(function*() {
-            const record: JournalRecord = { op: "accept", id: crypto.randomUUID(), ms, payload, at: yield* now }
-            yield* write(record)
-            return jobs.get(record.id)!
-          }),
-        transition: (id, state, error) =>
-          Effect.flatMap(now, (at) => write({ op: "state", id, state, at, ...(error === undefined ? {} : { error }) })),
-        get: (id) => Option.fromNullable(jobs.get(id)),
-        unfinished: () => Array.from(jobs.values()).filter((job) => job.state === "queued" || job.state === "running"),
-        close
-    })
-  })
+  let notReady: string | undefined
+  const unavailable = (cause: unknown) => {
+    const error = new StoreUnavailable({ cause })
+    notReady ??= "the job store is unreachable"
+    return error
+  }
+  /** SQL errors and the client's defects (a failed COMMIT) both mean: not stored, not read. */
+  const orUnavailable = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, StoreUnavailable, R> =>
+    self.pipe(Effect.mapError(unavailable), Effect.catchAllDefect((defect) => Effect.fail(unavailable(defect))))
 
-export const layer = Layer.scoped(
-  JobStore,
-  Effect.gen(function*() {
-    const config = yield* AppConfig
-    return yield* Effect.acquireRelease(
-      make(config.dataDir),
-      (store) =>
-        store.close.pipe(
-          Effect.zipRight(Effect.logInfo("job journal closed")),
-          Effect.catchAll((error) => Effect.logError("job journal: close failed", error))
-        )
+  const countUnfinished = Effect.map(
+    sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM ${table} WHERE queue_name = ${QUEUE_NAME} AND ${unfinished}`,
+    (rows) => Number(rows[0]?.n ?? 0)
+  )
+
+  const submit = (input: { readonly ms: number; readonly payload: unknown }, capacity: number) =>
+    Effect.gen(function*() {
+      const acceptedAt = new Date(yield* Effect.clockWith((clock) => clock.currentTimeMillis)).toISOString()
+      // One transaction: the count and the insert see the same queue. On Postgres the advisory
+      // lock makes replicas take turns; SQLite has one writer (and one connection per process).
+      return yield* sql.withTransaction(Effect.gen(function*() {
+        if (isPostgres) yield* sql`SELECT pg_advisory_xact_lock(${SUBMIT_LOCK})`
+        const waiting = yield* countUnfinished
+        if (waiting >= capacity) return yield* Effect.fail(new QueueFull({ capacity }))
+        JobMetrics.setDepth(waiting + 1)
+        return yield* queue.offer({ ms: input.ms, payload: input.payload, acceptedAt })
+      }))
+    }).pipe(
+      Effect.catchAllDefect((defect) => Effect.fail(unavailable(defect))),
+      Effect.catchIf((error) => error._tag !== "QueueFull", (error) => Effect.fail(error._tag === "StoreUnavailable" ? error : unavailable(error)))
+    ) as Effect.Effect<string, QueueFull | StoreUnavailable>
+
+  const get = (id: string) =>
+    sql<Row>`
+      SELECT id, element, completed, attempts, last_failure, updated_at,
+        CASE WHEN acquired_at IS NOT NULL AND acquired_at >= ${secondsAgo(leaseSeconds)} THEN 1 ELSE 0 END AS leased
+      FROM ${table} WHERE queue_name = ${QUEUE_NAME} AND id = ${id}
+    `.pipe(
+      Effect.map((rows) =>
+        Option.map(Option.fromNullable(rows[0]), (row): Job => {
+          const input = JSON.parse(row.element) as JobInput
+          const done = row.completed === true || row.completed === 1
+          const failed = !done && row.attempts >= maxAttempts
+          const error = failed ? errorOf(row.last_failure) : undefined
+          return {
+            id: row.id,
+            state: done ? "done" : failed ? "failed" : Number(row.leased) === 1 ? "running" : "queued",
+            ms: input.ms,
+            payload: input.payload,
+            attempts: row.attempts,
+            acceptedAt: input.acceptedAt,
+            updatedAt: isoOf(row.updated_at),
+            ...(error === undefined ? {} : { error })
+          }
+        })
+      ),
+      orUnavailable
     )
+
+  const keepLeases = (ids: ReadonlyArray<string>) =>
+    ids.length === 0 ? Effect.void : sql`
+      UPDATE ${table} SET acquired_at = ${now}
+      WHERE queue_name = ${QUEUE_NAME} AND ${sql.in("id", ids)} AND completed = FALSE AND acquired_at IS NOT NULL
+    `.pipe(Effect.asVoid, orUnavailable)
+
+  // The monitor: a real write (a disk that is full or a database that refuses writes fails it),
+  // the queue depth for /metrics, and now and then the pruning of finished jobs.
+  const probe = Effect.gen(function*() {
+    const at = new Date(yield* Effect.clockWith((clock) => clock.currentTimeMillis)).toISOString()
+    yield* sql`INSERT INTO ${sql(PROBE_TABLE)} (id, probed_at) VALUES (1, ${at})
+      ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at`
+    JobMetrics.setDepth(yield* countUnfinished)
   })
-)
+  const retentionSeconds = Math.ceil(config.jobRetentionMs / 1000)
+  const prune = Effect.gen(function*() {
+    const removed = yield* sql<{ readonly id: string }>`
+      DELETE FROM ${table}
+      WHERE queue_name = ${QUEUE_NAME} AND (completed = TRUE OR attempts >= ${maxAttempts})
+      AND updated_at < ${secondsAgo(retentionSeconds)}
+      RETURNING id
+    `
+    if (removed.length > 0) {
+      yield* Effect.logInfo("finished jobs pruned").pipe(Effect.annotateLogs({ jobs: removed.length, olderThanSeconds: retentionSeconds }))
+    }
+  })
+  let down = false
+  let lastPrune = Number.NEGATIVE_INFINITY
+  const monitorOnce = Effect.gen(function*() {
+    const exit = yield* Effect.exit(Effect.timeoutFail(probe, { duration: PROBE_TIMEOUT, onTimeout: () => new Error("the probe timed out") }))
+    if (Exit.isFailure(exit)) {
+      if (!down) yield* Effect.logWarning("job store unreachable", exit.cause)
+      down = true
+      notReady = "the job store is unreachable"
+      return
+    }
+    if (down) yield* Effect.logInfo("job store reachable again")
+    down = false
+    notReady = undefined
+    const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+    if (at - lastPrune >= Duration.toMillis(PRUNE_INTERVAL)) {
+      lastPrune = at
+      yield* prune.pipe(Effect.catchAllCause((cause) => Effect.logWarning("pruning finished jobs failed", cause)))
+    }
+  })
+  yield* registry.fork("jobs.store-monitor", "jobs")(Effect.repeat(monitorOnce, Schedule.spaced(PROBE_INTERVAL)))
+
+  return JobStore.of({
+    submit,
+    get,
+    take: (f) => queue.take(f, { maxAttempts }),
+    keepLeases,
+    stopTaking: Scope.close(queueScope, Exit.void),
+    unsafeNotReady: () => notReady
+  })
+})
+
+export const layer = Layer.scoped(JobStore, make)

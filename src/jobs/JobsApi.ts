@@ -8,6 +8,8 @@ import { JobStore } from "./JobStore.js"
 import { WorkerPool } from "./WorkerPool.js"
 
 export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", { message: Schema.String }) {}
+/** The store could not commit (disk full, database down): nothing was accepted; retry later. */
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", { message: Schema.String }) {}
 
 export const JobState = Schema.Literal("queued", "running", "done", "failed")
 
@@ -16,6 +18,7 @@ export const JobView = Schema.Struct({
   state: JobState,
   ms: Schema.Number,
   payload: Schema.Unknown,
+  attempts: Schema.Number,
   acceptedAt: Schema.String,
   updatedAt: Schema.String,
   error: Schema.optional(Schema.String)
@@ -36,11 +39,13 @@ export class Jobs extends HttpApiGroup.make("jobs")
       .addSuccess(Schema.Struct({ id: Schema.String }), { status: 202 })
       .addError(onTheWire(QueueFull, 429))
       .addError(onTheWire(ShuttingDown, 503))
+      .addError(onTheWire(StoreUnavailable, 503))
   )
   .add(
     HttpApiEndpoint.get("get", "/jobs/:id")
       .setPath(Schema.Struct({ id: Schema.String }))
       .addSuccess(JobView)
+      .addError(onTheWire(StoreUnavailable, 503))
   )
 {}
 
@@ -48,6 +53,7 @@ export class Jobs extends HttpApiGroup.make("jobs")
 export class JobsApi extends PublicApi.add(Jobs) {}
 
 const shuttingDown = () => new ShuttingDown({ message: "the service is shutting down" })
+const storeUnavailable = () => new StoreUnavailable({ message: "the job store is unavailable; nothing was changed, retry later" })
 
 export const JobsLive = HttpApiBuilder.group(JobsApi, "jobs", (handlers) =>
   Effect.gen(function*() {
@@ -56,18 +62,20 @@ export const JobsLive = HttpApiBuilder.group(JobsApi, "jobs", (handlers) =>
     return handlers
       .handle("submit", ({ payload }) =>
         pool.submit(payload).pipe(
-          Effect.map((job) => ({ id: job.id })),
+          Effect.map((id) => ({ id })),
           Effect.catchTags({
-            QueueFull: ({ capacity }) => new QueueFull({ message: `the job queue is full (${capacity} waiting); retry later` }),
+            QueueFull: ({ capacity }) => new QueueFull({ message: `the job queue is full (${capacity} unfinished); retry later` }),
             PoolClosed: shuttingDown,
-            JobStoreClosed: shuttingDown,
-            // The journal could not be written: nothing was accepted; a defect, logged with its cause.
-            JobStoreError: (error) => Effect.die(error)
+            // Logged with its cause: the client only learns that nothing was accepted.
+            StoreUnavailable: (error) => Effect.zipRight(Effect.logWarning("POST /jobs: the job store is unavailable", error), storeUnavailable())
           })
         ))
       .handle("get", ({ path: { id } }) =>
-        Option.match(store.get(id), {
-          onNone: () => Effect.fail(new NotFound({ message: `no job ${id}` })),
-          onSome: (job) => Effect.succeed(job)
-        }))
+        store.get(id).pipe(
+          Effect.catchTag("StoreUnavailable", (error) => Effect.zipRight(Effect.logWarning("GET /jobs/:id: the job store is unavailable", error), storeUnavailable())),
+          Effect.flatMap(Option.match({
+            onNone: () => Effect.fail(new NotFound({ message: `no job ${id}` })),
+            onSome: (job) => Effect.succeed(job)
+          }))
+        ))
   }))

@@ -1,38 +1,44 @@
 /**
- * A fixed pool of workers on a queue: a worker per job would be a fiber per request.
- * Owns: the queue and WORKERS worker fibers (forked through the FiberRegistry into its scope).
+ * A fixed pool of workers on the durable queue: a worker per job would be a fiber per request.
+ * Owns: WORKERS worker fibers and the lease keeper (forked through the FiberRegistry into its scope).
  * Does not own: the JobStore (acquired before the pool, released after it) or the routes.
- * Released when: its scope closes, after the routes' server has drained: it stops taking jobs,
- *   lets queued and running jobs finish within the remaining budget, and at the deadline
- *   interrupts the workers; a job cut short is journaled `queued` and runs on the next start.
+ * Released when: its scope closes, after the routes' server has drained: it stops taking jobs
+ *   (idle workers are interrupted; a job claimed from now on is handed back), lets running jobs
+ *   finish within the remaining budget, and at the deadline interrupts them: the queue releases
+ *   each one's claim at once, so another replica (or the next start) runs it without waiting for
+ *   the lease.
  */
-import { Cause, Context, Data, Effect, Fiber, Layer, Option, Queue } from "effect"
+import { Cause, Context, Data, Duration, Effect, Exit, Fiber, Layer, Option, Schedule } from "effect"
 import { AppConfig } from "../config/AppConfig.js"
-import * as Condition from "../lifecycle/Condition.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
 import * as JobMetrics from "./JobMetrics.js"
-import { type Job, JobStore, type JobStoreClosed, type JobStoreError } from "./JobStore.js"
+import { type JobInput, JobStore, type QueueFull, type StoreUnavailable } from "./JobStore.js"
 
-export class QueueFull extends Data.TaggedError("QueueFull")<{ readonly capacity: number }> {}
 export class PoolClosed extends Data.TaggedError("PoolClosed")<{}> {}
 
+/** A run that failed: the queue records this as the attempt's failure (its `last_failure`). */
+export class JobCrashed extends Data.TaggedError("JobCrashed")<{ readonly message: string }> {}
+
 export class WorkerPool extends Context.Tag("app/WorkerPool")<WorkerPool, {
-  /** Journals the job, then queues it. Fails fast: QueueFull at capacity, PoolClosed in shutdown. */
+  /** Commits the job to the store. Fails fast: QueueFull at capacity, PoolClosed in shutdown,
+   * StoreUnavailable when it could not be committed. */
   readonly submit: (input: { readonly ms: number; readonly payload: unknown }) => Effect.Effect<
-    Job,
-    QueueFull | PoolClosed | JobStoreClosed | JobStoreError
+    string,
+    QueueFull | PoolClosed | StoreUnavailable
   >
+  /** The ids of the jobs this replica's workers run right now. */
+  readonly running: Effect.Effect<ReadonlyArray<string>>
 }>() {}
 
 /** The sample job: waits `ms` (interruptibly); a payload of {"crash": true} then dies, standing
  * in for a bug in a job. */
-const work = (job: Job) =>
+const work = (id: string, job: JobInput) =>
   Effect.sleep(job.ms).pipe(
     Effect.zipRight(Effect.suspend(() => {
       const payload = job.payload as { readonly crash?: unknown } | null
       return payload !== null && typeof payload === "object" && payload.crash === true
-        ? Effect.die(new Error(`job ${job.id} crashed (payload.crash)`))
+        ? Effect.die(new Error(`job ${id} crashed (payload.crash)`))
         : Effect.void
     }))
   )
@@ -42,112 +48,107 @@ const defectMessage = (cause: Cause.Cause<unknown>) => {
   return squashed instanceof Error ? squashed.message : String(squashed)
 }
 
+/** After the store failed a take (database down), a worker waits this long before the next. */
+const TAKE_BACKOFF = Duration.seconds(1)
+
 export const make = Effect.gen(function*() {
   const config = yield* AppConfig
   const store = yield* JobStore
   const shutdown = yield* Shutdown
   const registry = yield* FiberRegistry
-  const queue = yield* Effect.acquireRelease(Queue.unbounded<string>(), Queue.shutdown)
-  // The bound is ours, not the queue's: jobs replayed from the journal are never refused.
-  let waiting = 0
   let accepting = true
-  const running = new Set<string>()
-  const idle = Condition.make(() => waiting === 0 && running.size === 0)
-  const notifyIfIdle = () => {
-    JobMetrics.setDepth(waiting)
-    idle.check()
-  }
-  const enqueue = (id: string) => {
-    waiting += 1
-    Queue.unsafeOffer(queue, id)
-    notifyIfIdle()
-  }
+  /** Worker number -> the job it runs now. */
+  const running = new Map<number, string>()
 
-  const transition = (id: string, state: Job["state"], error?: string) =>
-    Effect.tap(store.transition(id, state, error), () => Effect.sync(() => JobMetrics.countState(state)))
-
-  const runJob = (id: string) =>
-    Effect.gen(function*() {
-      const job = Option.getOrUndefined(store.get(id))
-      // Recorded done or failed already (a replayed duplicate): never run a finished job again.
-      if (job === undefined || job.state === "done" || job.state === "failed") return
-      running.add(id)
-      yield* transition(id, "running")
-      // Only the work is interruptible. Its outcome is recorded exactly once, uninterruptibly:
-      // an interrupt landing while `done` is being written must not also journal `queued`
-      // (the next start would run a finished job again).
-      yield* Effect.uninterruptibleMask((restore) =>
-        restore(work(job)).pipe(
-          Effect.matchCauseEffect({
-            onSuccess: () => transition(id, "done"),
-            onFailure: (cause) =>
-              Cause.isInterruptedOnly(cause)
-                // Cut short (the deadline): back to queued, so the next start runs it again.
-                ? transition(id, "queued")
-                // recover in the goroutine that panics: log the cause, mark the job failed, go on
-                : Effect.zipRight(
-                  Effect.logError("job failed with a defect", cause).pipe(Effect.annotateLogs({ jobId: id })),
-                  transition(id, "failed", defectMessage(cause))
-                )
-          })
-        )
+  /** One run of one job, inside the queue's `take`: success completes it, failure is an attempt. */
+  const runJob = (worker: number) => (job: JobInput, meta: { readonly id: string; readonly attempts: number }) =>
+    Effect.suspend(() => {
+      // Claimed while the pool was stopping: interrupted, the queue hands it back at once.
+      if (!accepting) return Effect.interrupt
+      running.set(worker, meta.id)
+      JobMetrics.countState("running")
+      const attempt = meta.attempts + 1
+      return work(meta.id, job).pipe(
+        // recover in the goroutine that panics: log the cause, record the attempt, go on
+        Effect.catchAllDefect((defect) => {
+          const cause = Cause.die(defect)
+          const willRetry = attempt < config.jobMaxAttempts
+          if (!willRetry) JobMetrics.countState("failed")
+          return Effect.logError("job failed with a defect", cause).pipe(
+            Effect.annotateLogs({ jobId: meta.id, attempt, willRetry }),
+            Effect.zipRight(Effect.fail(new JobCrashed({ message: defectMessage(cause) })))
+          )
+        }),
+        Effect.as({ id: meta.id, attempts: attempt }),
+        Effect.ensuring(Effect.sync(() => running.delete(worker)))
       )
-    }).pipe(
-      Effect.catchAll((error) => Effect.logError("job journal write failed", error).pipe(Effect.annotateLogs({ jobId: id }))),
-      Effect.ensuring(Effect.sync(() => {
-        running.delete(id)
-        notifyIfIdle()
-      }))
-    )
+    })
 
-  const worker = Effect.forever(Effect.flatMap(Queue.take(queue), (id) => {
-    waiting -= 1
-    return runJob(id)
-  }))
+  const worker = (n: number) =>
+    Effect.gen(function*() {
+      while (accepting) {
+        const exit = yield* Effect.exit(store.take(runJob(n)))
+        if (Exit.isSuccess(exit)) {
+          // `take` returned: the queue has written the completion.
+          JobMetrics.countState("done")
+          yield* Effect.logInfo("job done").pipe(Effect.annotateLogs({ jobId: exit.value.id, attempts: exit.value.attempts }))
+          continue
+        }
+        const failure = Cause.failureOption(exit.cause)
+        // Interrupted (the pool is stopping) or the job's own failure, already logged and recorded.
+        if (Cause.isInterruptedOnly(exit.cause) || (Option.isSome(failure) && failure.value instanceof JobCrashed)) continue
+        // The store failed (database down, a row it could not decode): not the job's fault.
+        yield* Effect.logWarning("job store: taking a job failed; retrying", exit.cause).pipe(Effect.annotateLogs({ worker: n }))
+        yield* Effect.sleep(TAKE_BACKOFF)
+      }
+    })
 
-  for (const job of store.unfinished()) enqueue(job.id)
-  if (waiting > 0) yield* Effect.logInfo("resuming unfinished jobs").pipe(Effect.annotateLogs({ jobs: waiting }))
+  // The queue's own lock refresh does nothing (see JobStore): renew our running jobs' leases
+  // three times per lease, so a live replica never loses a job it is running.
+  const renewEvery = Duration.millis(Math.max(250, Math.floor(config.jobLeaseMs / 3)))
+  const renewLeases = Effect.suspend(() => store.keepLeases(Array.from(running.values()))).pipe(
+    Effect.catchAll((error) => Effect.logWarning("job store: renewing job leases failed", error))
+  )
+  yield* registry.fork("jobs.lease-keeper", "jobs")(Effect.repeat(renewLeases, Schedule.spaced(renewEvery)))
+
   const workers = yield* Effect.forEach(
     Array.from({ length: config.workers }, (_, i) => i + 1),
-    (n) => registry.fork(`jobs.worker/${n}`, "jobs")(worker)
+    (n) => Effect.map(registry.fork(`jobs.worker/${n}`, "jobs")(worker(n)), (fiber) => [n, fiber] as const)
   )
+  const fibers = workers.map(([, fiber]) => fiber)
 
+  // Added after the lease keeper was forked, so it runs first: leases are renewed while jobs drain.
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
       accepting = false
+      // Idle workers wait in `take` with nothing to finish: stop them now (no new claims).
+      const idle = workers.filter(([n]) => !running.has(n)).map(([, fiber]) => fiber)
+      yield* Fiber.interruptAll(idle)
+      // and hand back at once what the queue had fetched for them
+      yield* store.stopTaking
       const remaining = yield* shutdown.remaining
       // Interruptible on purpose: this runs inside a finalizer, and the deadline must cut it.
-      const finished = yield* shutdown.phase("jobs-drain")(Effect.timeoutOption(Effect.interruptible(idle.await), remaining))
+      const finished = yield* shutdown.phase("jobs-drain")(
+        Effect.timeoutOption(Effect.interruptible(Fiber.awaitAll(fibers)), remaining)
+      )
       if (Option.isNone(finished)) {
-        yield* shutdown.recordForced(`jobs: ${running.size} running, ${waiting} queued at the deadline`)
-        yield* Effect.logWarning("deadline reached: interrupting jobs; they stay queued for the next start").pipe(
-          Effect.annotateLogs({ running: Array.from(running), queued: waiting })
+        yield* shutdown.recordForced(`jobs: ${running.size} running at the deadline`)
+        yield* Effect.logWarning("deadline reached: interrupting jobs; they go back to the queue").pipe(
+          Effect.annotateLogs({ running: Array.from(running.values()) })
         )
       }
-      yield* shutdown.phase("jobs-stop")(Fiber.interruptAll(workers))
+      yield* shutdown.phase("jobs-stop")(Fiber.interruptAll(fibers))
     })
   )
 
   return WorkerPool.of({
     submit: (input) =>
-      Effect.suspend((): Effect.Effect<Job, QueueFull | PoolClosed | JobStoreClosed | JobStoreError> => {
-        if (!accepting || shutdown.isShuttingDown()) return Effect.fail(new PoolClosed())
-        if (waiting >= config.jobQueueSize) return Effect.fail(new QueueFull({ capacity: config.jobQueueSize }))
-        // Reserve the slot before the (async) journal write, so concurrent submits cannot overfill.
-        waiting += 1
-        // Journaled and queued together or not at all: an interrupt between them would strand the job.
-        return store.accept(input).pipe(
-          Effect.tap((job) =>
-            Effect.sync(() => {
-              JobMetrics.countState("queued")
-              Queue.unsafeOffer(queue, job.id)
-              notifyIfIdle()
-            })
-          ),
-          Effect.tapErrorCause(() => Effect.sync(() => (waiting -= 1))),
-          Effect.uninterruptible
-        )
-      })
+      Effect.suspend((): Effect.Effect<string, QueueFull | PoolClosed | StoreUnavailable> =>
+        !accepting || shutdown.isShuttingDown()
+          ? Effect.fail(new PoolClosed())
+          : Effect.tap(store.submit(input, config.jobQueueSize), () => Effect.sync(() => JobMetrics.countState("queued")))
+      ),
+    running: Effect.sync(() => Array.from(running.values()))
   })
 })
 

@@ -36,6 +36,9 @@ describe("AppConfig", () => {
         jobQueueSize: 1_000,
         dataDir: "./data",
         databaseUrl: undefined,
+        jobLeaseMs: 30_000,
+        jobMaxAttempts: 3,
+        jobRetentionMs: 86_400_000,
         redisUrl: undefined,
         debugHangOnShutdown: false
       })

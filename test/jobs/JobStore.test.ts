@@ -1,90 +1,136 @@
+// The job store on both databases: what is committed, the bound counted in the store, a store
+// that cannot write, migrations racing, pruning.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Option, Scope } from "effect"
-import * as Fs from "node:fs/promises"
-import * as Os from "node:os"
-import * as Path from "node:path"
-import { journalFile, make } from "../../src/jobs/JobStore.js"
+import { Effect, Either, Option } from "effect"
+import { QUEUE_TABLE } from "../../src/jobs/JobMigrations.js"
 import { captureLogs } from "../support/captureLogs.js"
+import { leakCheck } from "../support/LeakCheck.js"
+import { freshSchema, postgresUrl, query } from "../support/postgres.js"
+import { startTcpProxy } from "../support/TcpProxy.js"
+import { freshStore, postgres, startStore, storeKinds } from "./jobStores.js"
 
-const tempDir = Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "jobstore-")))
-const readLines = (dir: string) => Effect.promise(() => Fs.readFile(journalFile(dir), "utf8"))
+describe.each(storeKinds)("JobStore on $name", (kind) => {
+  it.live("a submitted job is committed: a new store on the same database reads it back queued; an unknown id is None", () =>
+    leakCheck(Effect.gen(function*() {
+      const where = yield* freshStore(kind)
+      const first = yield* startStore({ store: where })
+      const id = yield* first.store.submit({ ms: 5, payload: { n: 1 } }, 10)
+      yield* first.stop
+      const second = yield* startStore({ store: where })
+      const job = Option.getOrThrow(yield* second.store.get(id))
+      expect(job).toMatchObject({ id, state: "queued", ms: 5, payload: { n: 1 }, attempts: 0 })
+      expect(Date.parse(job.acceptedAt)).not.toBeNaN()
+      expect(Date.parse(job.updatedAt)).not.toBeNaN()
+      expect(yield* second.store.get("no-such-job")).toEqual(Option.none())
+      yield* second.stop
+    }).pipe(Effect.provide(captureLogs().layer))), 20_000)
 
-describe("JobStore", () => {
-  it.scoped("a job is on disk before accept succeeds, and replays with its last state", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDir
-      const store = yield* make(dir)
-      const job = yield* store.accept({ ms: 5, payload: { n: 1 } })
-      expect(job).toMatchObject({ ms: 5, payload: { n: 1 }, state: "queued" })
-      expect(yield* readLines(dir)).toContain(job.id)
-      yield* store.transition(job.id, "running")
-      yield* store.transition(job.id, "done")
-      yield* store.close
-      const reopened = yield* make(dir)
-      expect(Option.getOrThrow(reopened.get(job.id))).toMatchObject({ state: "done", payload: { n: 1 } })
-      expect(reopened.unfinished()).toEqual([])
-      yield* reopened.close
-    }).pipe(Effect.provide(captureLogs().layer)))
+  it.live("the bound is counted in the store: a second store on the same database is refused once the first filled it", () =>
+    leakCheck(Effect.gen(function*() {
+      const where = yield* freshStore(kind)
+      const a = yield* startStore({ store: where })
+      const b = yield* startStore({ store: where })
+      yield* a.store.submit({ ms: 1, payload: null }, 2)
+      yield* a.store.submit({ ms: 1, payload: null }, 2)
+      const refused = yield* Effect.either(b.store.submit({ ms: 1, payload: null }, 2))
+      expect(Either.isLeft(refused) && refused.left).toMatchObject({ _tag: "QueueFull", capacity: 2 })
+      expect(Either.isRight(yield* Effect.either(b.store.submit({ ms: 1, payload: null }, 3)))).toBe(true)
+      yield* a.stop
+      yield* b.stop
+    }).pipe(Effect.provide(captureLogs().layer))), 20_000)
 
-  it.scoped("unfinished jobs (queued, running) come back in acceptance order", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDir
-      const store = yield* make(dir)
-      const a = yield* store.accept({ ms: 1, payload: null })
-      const b = yield* store.accept({ ms: 1, payload: null })
-      const c = yield* store.accept({ ms: 1, payload: null })
-      yield* store.transition(a.id, "running")
-      yield* store.transition(b.id, "done")
-      yield* store.close
-      const reopened = yield* make(dir)
-      expect(reopened.unfinished().map((job) => [job.id, job.state])).toEqual([[a.id, "running"], [c.id, "queued"]])
-      yield* reopened.close
-    }).pipe(Effect.provide(captureLogs().layer)))
+  it.live("concurrent submits never overfill the bound", () =>
+    leakCheck(Effect.gen(function*() {
+      const { stop, store } = yield* startStore({ store: yield* freshStore(kind) })
+      const results = yield* Effect.forEach(
+        Array.from({ length: 12 }, () => Effect.either(store.submit({ ms: 1, payload: null }, 5))),
+        (submit) => submit,
+        { concurrency: "unbounded" }
+      )
+      expect(results.filter(Either.isRight)).toHaveLength(5)
+      expect(results.filter(Either.isLeft).map((result) => result.left._tag)).toEqual(Array(7).fill("QueueFull"))
+      yield* stop
+    }).pipe(Effect.provide(captureLogs().layer))), 20_000)
 
-  it.scoped("a torn last line (crash mid-write) is skipped with a warning; the rest is intact and appends stay clean", () => {
+  it.live("finished jobs older than JOB_RETENTION_MS are pruned; unfinished ones never are", () => {
     const logs = captureLogs()
-    return Effect.gen(function*() {
-      const dir = yield* tempDir
-      const store = yield* make(dir)
-      const kept = yield* store.accept({ ms: 1, payload: "kept" })
-      yield* store.close
-      yield* Effect.promise(() => Fs.appendFile(journalFile(dir), `{"op":"accept","id":"torn","ms":1,"pay`))
-      const reopened = yield* make(dir)
-      expect(logs.lines.find((line) => line.message === "job journal: torn last line skipped")).toMatchObject({ level: "warn" })
-      expect(Option.isSome(reopened.get(kept.id))).toBe(true)
-      expect(Option.isNone(reopened.get("torn"))).toBe(true)
-      const next = yield* reopened.accept({ ms: 1, payload: "next" })
-      yield* reopened.close
-      const lines = (yield* readLines(dir)).trimEnd().split("\n")
-      expect(lines.map((line) => JSON.parse(line).id)).toEqual([kept.id, next.id])
-    }).pipe(Effect.provide(logs.layer))
-  })
+    return leakCheck(Effect.gen(function*() {
+      const where = yield* freshStore(kind)
+      const first = yield* startStore({ store: where })
+      const done = yield* first.store.submit({ ms: 1, payload: null }, 10)
+      const queued = yield* first.store.submit({ ms: 1, payload: null }, 10)
+      // As if it had finished two days ago.
+      const longAgo = kind.name === "postgres" ? first.sql`NOW() - INTERVAL '2 days'` : first.sql`datetime('now', '-2 days')`
+      yield* first.sql`UPDATE ${first.sql(QUEUE_TABLE)} SET completed = TRUE, updated_at = ${longAgo} WHERE id = ${done}`
+      yield* first.sql`UPDATE ${first.sql(QUEUE_TABLE)} SET updated_at = ${longAgo} WHERE id = ${queued}`
+      yield* first.stop
+      const second = yield* startStore({ store: where, config: { jobRetentionMs: 86_400_000 } })
+      // Either store's monitor may have pruned it (both prune when they start): wait for the outcome.
+      for (let i = 0; i < 500 && Option.isSome(yield* second.store.get(done)); i++) yield* Effect.sleep("20 millis")
+      expect(yield* second.store.get(done)).toEqual(Option.none())
+      expect(Option.getOrThrow(yield* second.store.get(queued)).state).toBe("queued")
+      yield* second.stop
+    }).pipe(Effect.provide(logs.layer)))
+  }, 20_000)
+})
 
-  it.scoped("stop once: closing twice is safe, and writes after close fail with a typed JobStoreClosed", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDir
-      const store = yield* make(dir)
-      const job = yield* store.accept({ ms: 1, payload: null })
-      yield* Effect.all([store.close, store.close], { concurrency: "unbounded" })
-      yield* store.close
-      const accepted = yield* Effect.either(store.accept({ ms: 1, payload: null }))
-      expect(Either.isLeft(accepted) && accepted.left._tag).toBe("JobStoreClosed")
-      const moved = yield* Effect.either(store.transition(job.id, "done"))
-      expect(Either.isLeft(moved) && moved.left._tag).toBe("JobStoreClosed")
-      expect(Option.getOrThrow(store.get(job.id)).state).toBe("queued") // reads still answer
-    }).pipe(Effect.provide(captureLogs().layer)))
+describe("JobStore on sqlite", () => {
+  it.live("a store that cannot write: submit fails StoreUnavailable (nothing committed), /readyz's check says so, and both recover by themselves", () => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const { sql, stop, store } = yield* startStore({ store: yield* freshStore(storeKinds[0]!) })
+      expect(store.unsafeNotReady()).toBeUndefined()
+      yield* sql`PRAGMA query_only = ON` // every write now fails, as on a full disk
+      const refused = yield* Effect.either(store.submit({ ms: 1, payload: null }, 10))
+      expect(Either.isLeft(refused) && refused.left._tag).toBe("StoreUnavailable")
+      expect(store.unsafeNotReady()).toBe("the job store is unreachable")
+      yield* logs.waitForLine((line) => line.message === "job store unreachable", 5_000)
+      yield* sql`PRAGMA query_only = OFF`
+      yield* logs.waitForLine((line) => line.message === "job store reachable again", 5_000)
+      expect(store.unsafeNotReady()).toBeUndefined()
+      const id = yield* store.submit({ ms: 1, payload: null }, 10)
+      expect(Option.getOrThrow(yield* store.get(id)).state).toBe("queued")
+      yield* stop
+    }).pipe(Effect.provide(logs.layer)))
+  }, 20_000)
+})
 
-  it.effect("concurrent appends are all durable (group commit) and each resolves after its own write", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDir
-      const scope = yield* Scope.make()
-      const store = yield* Scope.extend(make(dir), scope)
-      const jobs = yield* Effect.forEach(Array.from({ length: 200 }, (_, i) => i), (i) => store.accept({ ms: i, payload: i }), {
-        concurrency: 50
-      })
-      yield* store.close
-      yield* Scope.close(scope, Exit.void)
-      const ids = (yield* readLines(dir)).trimEnd().split("\n").map((line) => JSON.parse(line).id)
-      expect(new Set(ids)).toEqual(new Set(jobs.map((job) => job.id)))
-    }).pipe(Effect.provide(captureLogs().layer)))
+describe.skipIf(postgresUrl === null)("JobStore on postgres", () => {
+  it.live("replicas starting at once on an empty database: every one migrates or waits, the schema is made once", () =>
+    leakCheck(Effect.gen(function*() {
+      const where = yield* freshStore(postgres)
+      const stores = yield* Effect.all(Array.from({ length: 4 }, () => startStore({ store: where })), { concurrency: "unbounded" })
+      const url = where.databaseUrl!.toString()
+      const migrations = yield* Effect.promise(() => query<{ migration_id: number }>(url, "SELECT migration_id FROM effect_sql_migrations"))
+      expect(migrations).toEqual([{ migration_id: 1 }])
+      yield* Effect.forEach(stores, (store) => store.stop)
+    }).pipe(Effect.provide(captureLogs().layer))), 30_000)
+
+  it.live("the database goes away: submit and get fail StoreUnavailable at once, readiness follows, and comes back with it", () => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const target = new URL(postgresUrl!)
+      const proxy = yield* Effect.acquireRelease(
+        Effect.promise(() => startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) })),
+        (proxy) => Effect.promise(() => proxy.close())
+      )
+      const { url } = yield* Effect.promise(() => freshSchema())
+      const viaProxy = new URL(url)
+      viaProxy.port = String(proxy.port)
+      const { stop, store } = yield* startStore({ store: { databaseUrl: viaProxy } })
+      const before = yield* store.submit({ ms: 1, payload: null }, 10)
+      yield* Effect.promise(() => proxy.cut())
+      const refused = yield* Effect.either(store.submit({ ms: 1, payload: null }, 10))
+      expect(Either.isLeft(refused) && refused.left._tag).toBe("StoreUnavailable")
+      const unread = yield* Effect.either(store.get(before))
+      expect(Either.isLeft(unread) && unread.left._tag).toBe("StoreUnavailable")
+      expect(store.unsafeNotReady()).toBe("the job store is unreachable")
+      yield* logs.waitForLine((line) => line.message === "job store unreachable", 10_000)
+      yield* Effect.promise(() => proxy.restore())
+      yield* logs.waitForLine((line) => line.message === "job store reachable again", 15_000)
+      expect(store.unsafeNotReady()).toBeUndefined()
+      expect(Option.getOrThrow(yield* store.get(before)).state).toBe("queued")
+      yield* stop
+    }).pipe(Effect.scoped, Effect.provide(logs.layer)))
+  }, 40_000)
 })

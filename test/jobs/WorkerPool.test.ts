@@ -1,132 +1,126 @@
-// The pool and the store it uses: stopped once, by its owner, after its users.
+// The pool on the durable queue, on both databases: stopped once, by its owner, after its users;
+// a job cut at the deadline goes back at once; a live replica keeps the jobs it runs.
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Either, Exit, Layer, Option, Ref, Scope } from "effect"
-import * as Fs from "node:fs/promises"
-import * as Os from "node:os"
-import * as Path from "node:path"
-import * as AppConfig from "../../src/config/AppConfig.js"
-import * as JobStore from "../../src/jobs/JobStore.js"
-import * as WorkerPool from "../../src/jobs/WorkerPool.js"
-import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
-import * as Shutdown from "../../src/lifecycle/Shutdown.js"
+import { Effect, Either, Option } from "effect"
+import { QUEUE_TABLE } from "../../src/jobs/JobMigrations.js"
 import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
-import { captureLogs } from "../support/captureLogs.js"
+import { captureLogs, type LogLine } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
+import { awaitRunning, awaitState, freshStore, startPool, startStore, storeKinds } from "./jobStores.js"
 
-/** A pool over a store that records its state changes and its close, both in one Ref. */
-const startPool = (options: {
-  readonly dataDir?: string
-  readonly workers?: number
-  readonly queue?: number
-  readonly budgetMs?: number
-  /** Keeps the `done` write in flight this long after the record is written. */
-  readonly slowDoneMs?: number
-}) =>
-  Effect.gen(function*() {
-    const dataDir = options.dataDir ?? (yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "pool-"))))
-    const events = yield* Ref.make<ReadonlyArray<string>>([])
-    const record = (event: string) => Ref.update(events, (all) => [...all, event])
-    const shutdown = yield* Shutdown.make(options.budgetMs ?? 2_000)
-    const scope = yield* Scope.make()
-    const RecordingStore = Layer.scoped(
-      JobStore.JobStore,
-      Effect.acquireRelease(JobStore.make(dataDir), (store) => Effect.zipRight(record("store closed"), Effect.orDie(store.close))).pipe(
-        Effect.map((store) =>
-          JobStore.JobStore.of({
-            ...store,
-            transition: (id, state, error) =>
-              Effect.tap(store.transition(id, state, error), () => record(`${state} ${id}`)).pipe(
-                Effect.zipLeft(state === "done" && options.slowDoneMs !== undefined ? Effect.sleep(options.slowDoneMs) : Effect.void)
-              )
-          })
-        )
-      )
-    )
-    const context = yield* Layer.buildWithScope(
-      WorkerPool.layer.pipe(
-        Layer.provideMerge(RecordingStore),
-        Layer.provide(AppConfig.layer(AppConfig.test({ dataDir, workers: options.workers ?? 1, jobQueueSize: options.queue ?? 10 }))),
-        Layer.provide(Layer.succeed(Shutdown.Shutdown, shutdown)),
-        Layer.provide(FiberRegistry.layer)
-      ),
-      scope
-    )
-    const stop = Effect.zipRight(shutdown.trigger(ShutdownReason.Signal({ signal: "SIGTERM" })), Scope.close(scope, Exit.void))
-    return { pool: Context.get(context, WorkerPool.WorkerPool), events, stop, dataDir, shutdown }
-  })
+const doneLines = (lines: ReadonlyArray<LogLine>, id: string) => lines.filter((line) => line.message === "job done" && line.jobId === id)
 
-const states = (events: ReadonlyArray<string>, id: string) => events.filter((event) => event.endsWith(id)).map((event) => event.split(" ")[0])
-
-describe("WorkerPool", () => {
-  it.live("release order: the store closes after the last worker has finished its job", () =>
-    leakCheck(Effect.gen(function*() {
-      const { events, pool, stop } = yield* startPool({ workers: 2 })
-      const jobs = yield* Effect.forEach([80, 120, 40], (ms) => pool.submit({ ms, payload: null }))
+describe.each(storeKinds)("WorkerPool on $name", (kind) => {
+  it.live("shutdown: the pool stops taking, running jobs finish before the store closes (each done once), queued ones stay queued", () => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const where = yield* freshStore(kind)
+      const { pool, stop } = yield* startPool({ store: where, config: { workers: 2 } })
+      const running = yield* Effect.forEach([300, 400], (ms) => pool.submit({ ms, payload: null }))
+      yield* Effect.forEach(running, (id) => awaitRunning(pool, id))
+      const queued = yield* pool.submit({ ms: 1, payload: null })
       yield* stop
-      const all = yield* Ref.get(events)
-      expect(all.at(-1)).toBe("store closed")
-      for (const job of jobs) expect(states(all, job.id)).toEqual(["running", "done"])
-    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+      const messages = logs.lines.map((line) => line.message)
+      expect(messages.lastIndexOf("job done")).toBeLessThan(messages.indexOf("job store closed"))
+      for (const id of running) expect(doneLines(logs.lines, id)).toHaveLength(1)
+      expect(doneLines(logs.lines, queued)).toEqual([])
+      const reader = yield* startStore({ store: where })
+      expect(Option.getOrThrow(yield* reader.store.get(queued)).state).toBe("queued")
+      yield* reader.stop
+    }).pipe(Effect.provide(logs.layer)))
+  }, 20_000)
 
   it.live("a full queue refuses with QueueFull at once; shutdown refuses with PoolClosed", () =>
     leakCheck(Effect.gen(function*() {
-      const { pool, shutdown, stop } = yield* startPool({ workers: 1, queue: 2 })
-      yield* pool.submit({ ms: 200, payload: null }) // taken by the worker, or still queued
-      yield* pool.submit({ ms: 200, payload: null })
-      yield* pool.submit({ ms: 200, payload: null })
+      const { pool, shutdown, stop } = yield* startPool({ store: yield* freshStore(kind), config: { jobQueueSize: 2 } })
+      yield* pool.submit({ ms: 2_000, payload: null })
+      yield* pool.submit({ ms: 2_000, payload: null })
       const full = yield* Effect.either(pool.submit({ ms: 1, payload: null }))
       expect(Either.isLeft(full) && full.left._tag).toBe("QueueFull")
       yield* shutdown.trigger(ShutdownReason.Admin())
       const closed = yield* Effect.either(pool.submit({ ms: 1, payload: null }))
       expect(Either.isLeft(closed) && closed.left._tag).toBe("PoolClosed")
       yield* stop
-    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+    }).pipe(Effect.provide(captureLogs().layer))), 20_000)
 
-  it.live("a job defect is recovered: logged with its cause, the job failed, the next job runs", () => {
+  it.live("a job defect is recovered: logged with its cause, retried up to JOB_MAX_ATTEMPTS, then failed with its error; the next job runs", () => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
-      const { events, pool, stop } = yield* startPool({ workers: 1 })
+      const { pool, stop, store } = yield* startPool({ store: yield* freshStore(kind), config: { jobMaxAttempts: 2 } })
       const crashing = yield* pool.submit({ ms: 1, payload: { crash: true } })
       const next = yield* pool.submit({ ms: 1, payload: null })
+      const failed = yield* awaitState(store, crashing, "failed")
+      expect(failed).toMatchObject({ attempts: 2, error: `job ${crashing} crashed (payload.crash)` })
+      yield* awaitState(store, next, "done")
+      const logged = logs.lines.filter((line) => line.message === "job failed with a defect")
+      expect(logged.map((line) => [line.level, line.jobId, line.attempt, line.willRetry])).toEqual([
+        ["error", crashing, 1, true],
+        ["error", crashing, 2, false]
+      ])
+      expect(String(logged[0]?.cause)).toContain("crashed (payload.crash)")
       yield* stop
-      const all = yield* Ref.get(events)
-      expect(states(all, crashing.id)).toEqual(["running", "failed"])
-      expect(states(all, next.id)).toEqual(["running", "done"])
-      const logged = logs.lines.find((line) => line.message === "job failed with a defect")
-      expect(logged).toMatchObject({ level: "error", jobId: crashing.id })
-      expect(String(logged?.cause)).toContain("crashed (payload.crash)")
     }).pipe(Effect.provide(logs.layer)))
-  }, 10_000)
+  }, 20_000)
 
-  it.live("at the deadline a running job is interrupted, journaled queued, and runs on the next start", () =>
-    leakCheck(Effect.gen(function*() {
-      const first = yield* startPool({ workers: 1, budgetMs: 200 })
-      const long = yield* first.pool.submit({ ms: 400, payload: null })
-      const queued = yield* first.pool.submit({ ms: 1, payload: null })
+  it.live("at the deadline a running job is interrupted and handed back at once (not after the lease); the next start runs it", () => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const where = yield* freshStore(kind)
+      // A lease of an hour: if the job came back, the lease is not what freed it.
+      const first = yield* startPool({ store: where, budgetMs: 200, config: { jobLeaseMs: 3_600_000 } })
+      const long = yield* first.pool.submit({ ms: 5_000, payload: null })
+      yield* awaitRunning(first.pool, long)
       yield* first.stop
-      expect(states(yield* Ref.get(first.events), long.id)).toEqual(["running", "queued"])
-      expect(yield* first.shutdown.forced).toEqual(["jobs: 1 running, 1 queued at the deadline"])
+      expect(yield* first.shutdown.forced).toEqual(["jobs: 1 running at the deadline"])
+      expect(logs.lines.find((line) => line.message === "deadline reached: interrupting jobs; they go back to the queue")).toMatchObject({
+        running: [long]
+      })
+      const reader = yield* startStore({ store: where })
+      expect(Option.getOrThrow(yield* reader.store.get(long))).toMatchObject({ state: "queued", attempts: 0 })
+      const rows = yield* reader.sql<{ acquired_at: unknown }>`SELECT acquired_at FROM ${reader.sql(QUEUE_TABLE)} WHERE id = ${long}`
+      expect(rows).toEqual([{ acquired_at: null }])
+      yield* reader.stop
+    }).pipe(Effect.provide(logs.layer)))
+  }, 20_000)
 
-      const second = yield* startPool({ workers: 1, dataDir: first.dataDir })
-      yield* second.stop
-      const all = yield* Ref.get(second.events)
-      expect(states(all, long.id)).toEqual(["running", "done"])
-      expect(states(all, queued.id)).toEqual(["running", "done"])
-      const reopened = yield* JobStore.make(first.dataDir)
-      expect(Option.getOrThrow(reopened.get(long.id)).state).toBe("done")
-      yield* reopened.close
-    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+  it.live("a live replica renews the lease of the job it runs: a job longer than JOB_LEASE_MS is not taken by another replica", () => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const where = yield* freshStore(kind)
+      const a = yield* startPool({ store: where, config: { jobLeaseMs: 1_000 } })
+      const long = yield* a.pool.submit({ ms: 3_500, payload: null })
+      yield* awaitRunning(a.pool, long)
+      // B polls the same store all along, idle: it would claim the job once its lease had expired.
+      const b = yield* startPool({ store: where, config: { jobLeaseMs: 1_000 } })
+      yield* awaitState(b.store, long, "done", 15_000)
+      yield* Effect.sleep("300 millis") // the last "job done" line of a second run would be written by now
+      expect(doneLines(logs.lines, long)).toHaveLength(1)
+      expect(logs.lines.filter((line) => line.message === "job store unreachable")).toEqual([])
+      yield* b.stop
+      yield* a.stop
+    }).pipe(Effect.provide(logs.layer)))
+  }, 20_000)
 
-  it.live("a deadline that lands while `done` is being recorded does not also journal `queued` (no second run)", () =>
+  it.live("a replica that stopped holds no claim: jobs submitted elsewhere during its drain are free for the others at once", () =>
     leakCheck(Effect.gen(function*() {
-      // The job ends at ~30 ms; its `done` write stays in flight until ~330 ms; the deadline is 150 ms.
-      const first = yield* startPool({ workers: 1, budgetMs: 150, slowDoneMs: 300 })
-      const job = yield* first.pool.submit({ ms: 30, payload: null })
-      yield* first.stop
-      expect(states(yield* Ref.get(first.events), job.id)).toEqual(["running", "done"])
-      const reopened = yield* JobStore.make(first.dataDir)
-      expect(Option.getOrThrow(reopened.get(job.id)).state).toBe("done")
-      expect(reopened.unfinished()).toEqual([])
-      yield* reopened.close
-    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+      const where = yield* freshStore(kind)
+      const a = yield* startPool({ store: where, budgetMs: 5_000, config: { workers: 3, jobLeaseMs: 3_600_000 } })
+      const other = yield* startStore({ store: where }) // another replica's store, without workers
+      const long = yield* a.pool.submit({ ms: 800, payload: null })
+      yield* awaitRunning(a.pool, long)
+      // A drains its running job; meanwhile jobs keep arriving through another replica. A's idle
+      // workers were stopped mid-take, which leaves the queue's poller claiming on their behalf.
+      const draining = yield* Effect.fork(a.stop)
+      const during = yield* Effect.forEach([1, 2, 3, 4], () => other.store.submit({ ms: 1, payload: null }, 100))
+      yield* Effect.sleep("300 millis") // A's poller, had it gone on, would have claimed some by now
+      const claimed = other.sql<{ id: string }>`
+        SELECT id FROM ${other.sql(QUEUE_TABLE)} WHERE completed = FALSE AND acquired_at IS NOT NULL`
+      expect((yield* claimed).map((row) => row.id)).toEqual((yield* a.pool.running).length === 0 ? [] : [long])
+      yield* draining
+      const rows = yield* other.sql<{ id: string; claimed: number }>`
+        SELECT id, CASE WHEN acquired_at IS NULL THEN 0 ELSE 1 END AS claimed
+        FROM ${other.sql(QUEUE_TABLE)} WHERE completed = FALSE`
+      expect(rows.map((row) => [row.id, Number(row.claimed)]).sort()).toEqual(during.map((id) => [id, 0]).sort())
+      yield* other.stop
+    }).pipe(Effect.provide(captureLogs().layer))), 20_000)
 })

@@ -40,7 +40,7 @@ describe("secure by default", () => {
     const token = `${SECRET}-token`
     const service = await spawnService({
       UPSTREAM_URL: `http://user:${SECRET}@127.0.0.1:1/`,
-      DATABASE_URL: `postgres://jobs:${SECRET}@db.example/jobs`,
+      // DATABASE_URL is used as soon as it is set: test/jobs/databaseSecrets.process.test.ts
       REDIS_URL: `redis://:${SECRET}@cache.example`,
       ADMIN_HOST: "0.0.0.0",
       ADMIN_TOKEN: token,

@@ -3,7 +3,7 @@
 // OpenAPI document and the typed client (HttpApiClient.make(Api)) derive from the declarations.
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Schema } from "effect"
-import { BadRequest, Draining, InternalServerError, NotFound, onTheWire, PayloadTooLarge } from "./ApiErrors.js"
+import { BadRequest, Draining, InternalServerError, NotFound, NotReady, onTheWire, PayloadTooLarge } from "./ApiErrors.js"
 
 export const MAX_SLEEP_MS = 600_000
 
@@ -21,6 +21,7 @@ export class Health extends HttpApiGroup.make("health")
     HttpApiEndpoint.get("readyz", "/readyz")
       .addSuccess(Schema.Struct({ status: Schema.Literal("ready") }))
       .addError(Draining)
+      .addError(NotReady)
   )
 {}
 

@@ -29,8 +29,14 @@ export class InternalServerError
   extends Schema.TaggedError<InternalServerError>()("InternalServerError", { message: Schema.String })
 {}
 
-/** The readiness probe's 503 is not an error body: it is exactly {"status":"draining"}. */
+/** The readiness probe's 503s are not error bodies: {"status":"draining"} from shutdown on, and
+ * NotReady while a feature cannot serve (its store is unreachable). */
 export class Draining extends Schema.Class<Draining>("Draining")(
   { status: Schema.Literal("draining") },
+  HttpApiSchema.annotations({ status: 503 })
+) {}
+
+export class NotReady extends Schema.Class<NotReady>("NotReady")(
+  { status: Schema.Literal("not ready"), reason: Schema.String },
   HttpApiSchema.annotations({ status: 503 })
 ) {}

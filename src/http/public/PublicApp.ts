@@ -5,23 +5,32 @@ import { type Context, Effect, Layer, Option } from "effect"
 import * as NodeEdge from "../../lifecycle/NodeEdge.js"
 import { Shutdown } from "../../lifecycle/Shutdown.js"
 import { Api } from "./Api.js"
-import { Draining } from "./ApiErrors.js"
+import { Draining, NotReady } from "./ApiErrors.js"
 import * as ErrorsMiddleware from "./ErrorsMiddleware.js"
-import type { Contribution } from "./PublicRoutes.js"
+import type { Contribution, ReadinessCheck } from "./PublicRoutes.js"
 import * as RouteGate from "./RouteGate.js"
 
 export { MAX_BODY_BYTES } from "./ErrorsMiddleware.js"
 
-const HealthLive = HttpApiBuilder.group(Api, "health", (handlers) =>
-  Effect.gen(function*() {
-    const shutdown = yield* Shutdown
-    return handlers
-      .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
-      .handle("readyz", () =>
-        shutdown.isShuttingDown()
-          ? Effect.fail(new Draining({ status: "draining" }))
-          : Effect.succeed({ status: "ready" as const }))
-  }))
+const healthLive = (readiness: ReadonlyArray<ReadinessCheck>) =>
+  HttpApiBuilder.group(Api, "health", (handlers) =>
+    Effect.gen(function*() {
+      const shutdown = yield* Shutdown
+      const notReady = () => {
+        for (const check of readiness) {
+          const reason = check.unsafeNotReady()
+          if (reason !== undefined) return reason
+        }
+        return undefined
+      }
+      return handlers
+        .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
+        .handle("readyz", () => {
+          if (shutdown.isShuttingDown()) return Effect.fail(new Draining({ status: "draining" }))
+          const reason = notReady()
+          return reason === undefined ? Effect.succeed({ status: "ready" as const }) : Effect.fail(new NotReady({ status: "not ready", reason }))
+        })
+    }))
 
 const WorkLive = HttpApiBuilder.group(Api, "work", (handlers) =>
   handlers.handle("sleep", ({ urlParams: { ms } }) =>
@@ -37,7 +46,7 @@ const DOCS_PATH = "/docs"
 
 /** The public HttpApp: the core routes plus the contributed groups, with every service it needs
  * already provided (R = never). */
-export const make = (contributions: ReadonlyArray<Contribution>) =>
+export const make = (contributions: ReadonlyArray<Contribution>, readiness: ReadonlyArray<ReadinessCheck> = []) =>
   Effect.gen(function*() {
     for (const { group } of contributions) {
       if (group.identifier in Api.groups) return yield* Effect.dieMessage(`PublicApp: a feature's group is named "${group.identifier}", like a core group`)
@@ -45,7 +54,7 @@ export const make = (contributions: ReadonlyArray<Contribution>) =>
     // The served API is only known here: HttpApi's types cannot follow a list built at startup.
     const api: typeof Api = contributions.reduce((api, { group }) => api.add(group) as any, Api)
     const ApiLive = HttpApiBuilder.api(api).pipe(
-      Layer.provide([HealthLive, WorkLive, ...contributions.map(({ handlers }) => handlers)])
+      Layer.provide([healthLive(readiness), WorkLive, ...contributions.map(({ handlers }) => handlers)])
     )
     const edge = yield* NodeEdge.make
     const gate = yield* RouteGate.make(RouteGate.table(api, [OPENAPI_PATH, DOCS_PATH]))

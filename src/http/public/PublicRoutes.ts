@@ -1,6 +1,6 @@
 /**
  * Where features plug into the public server: each feature's layer adds its API group (with its
- * handlers) or its upgrade handler here; the public server reads the list once, when it is built.
+ * handlers), its upgrade handler or its readiness check here; the public server reads the list once, when it is built.
  * This is what makes a feature removable: the server names no feature, App.ts names each once.
  * Owns: the list of contributions, and the moment it is sealed (the public app's build).
  * Does not own: the services behind the handlers (the contributing feature's layer owns them), or
@@ -21,8 +21,16 @@ export interface Contribution {
   readonly handlers: GroupHandlers<any, never>
 }
 
+/** A feature's part of /readyz: synchronous (read on every probe), so it reports what the
+ * feature's own monitor last saw; undefined when ready, else why not. */
+export interface ReadinessCheck {
+  readonly name: string
+  readonly unsafeNotReady: () => string | undefined
+}
+
 export interface Contributions {
   readonly groups: ReadonlyArray<Contribution>
+  readonly readiness: ReadonlyArray<ReadinessCheck>
   /** Every contributed upgrade handler as one; undefined when no feature takes upgrades. */
   readonly upgrades: Upgrades | undefined
 }
@@ -35,6 +43,8 @@ export class PublicRoutes extends Context.Tag("app/PublicRoutes")<PublicRoutes, 
   ) => Effect.Effect<void, never, R>
   /** Adds a handler for upgrade requests (WebSocket); the first that takes a request serves it. */
   readonly addUpgrades: (upgrades: Upgrades) => Effect.Effect<void>
+  /** Makes /readyz answer 503 while `check` says the feature cannot serve (its store is down). */
+  readonly addReadiness: (check: ReadinessCheck) => Effect.Effect<void>
   /** What was contributed; from now on a contribution dies (it would never be served). */
   readonly seal: Effect.Effect<Contributions>
 }>() {}
@@ -49,6 +59,7 @@ export const combineUpgrades = (all: ReadonlyArray<Upgrades>): Upgrades | undefi
 export const make = Effect.sync(() => {
   const groups: Array<Contribution> = []
   const upgrades: Array<Upgrades> = []
+  const readiness: Array<ReadinessCheck> = []
   let sealed = false
   const open = (what: string) =>
     Effect.suspend(() =>
@@ -71,9 +82,10 @@ export const make = Effect.sync(() => {
         groups.push({ group, handlers: Layer.provide(handlers, Layer.succeedContext(services)) })
       }),
     addUpgrades: (handler) => Effect.zipRight(open("an upgrade handler"), Effect.sync(() => void upgrades.push(handler))),
+    addReadiness: (check) => Effect.zipRight(open(`readiness check "${check.name}"`), Effect.sync(() => void readiness.push(check))),
     seal: Effect.sync(() => {
       sealed = true
-      return { groups: [...groups], upgrades: combineUpgrades(upgrades) }
+      return { groups: [...groups], upgrades: combineUpgrades(upgrades), readiness: [...readiness] }
     })
   })
 })
