@@ -125,7 +125,8 @@ export const doneCounts = (services: ReadonlyArray<Service>): Map<string, number
 export const doneTwice = (services: ReadonlyArray<Service>): Array<[string, number]> =>
   [...doneCounts(services)].filter(([, count]) => count > 1)
 
-/** Waits until every id has a "job done" line in one of the services. */
+/** Waits until every id has a "job done" line in one of the services. On a timeout the error
+ * names the ids without one and, read from the last service, what the store says of them. */
 export const waitForDoneLines = (services: ReadonlyArray<Service>, ids: ReadonlyArray<string>, timeoutMs: number) =>
   waitUntil(
     `"job done" for all ${ids.length} jobs`,
@@ -134,10 +135,14 @@ export const waitForDoneLines = (services: ReadonlyArray<Service>, ids: Readonly
       return ids.every((id) => counts.has(id)) ? true : undefined
     },
     timeoutMs
-  ).catch((error: Error) => {
+  ).catch(async (error: Error) => {
     const counts = doneCounts(services)
-    const missing = ids.filter((id) => !counts.has(id))
-    throw new Error(`${error.message}; ${missing.length} without one, e.g. ${missing.slice(0, 5).join(", ")}`)
+    const missing = ids.filter((id) => !counts.has(id)).slice(0, 5)
+    const last = services.at(-1)!
+    const states = last.child.exitCode === null && last.child.signalCode === null
+      ? JSON.stringify((await getJobs(last.port, missing).catch(() => [])).map((answer) => answer.body))
+      : "(not read: the service has exited)"
+    throw new Error(`${error.message}; ${ids.filter((id) => !counts.has(id)).length} without one, e.g. ${states}`)
   })
 
 /** Waits until GET /jobs/:id on `port` answers `state` for every id. */
