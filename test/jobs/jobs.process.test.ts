@@ -44,9 +44,17 @@ describe("jobs in the real process", () => {
       const ids = await submitJobs([first.port], 1_000, { ms: (n) => (isLong(n) ? 3_000 : 20), concurrency: 25 })
       expect(new Set(ids).size).toBe(1_000)
       const long = ids.filter((_, i) => isLong(i + 1))
-      await waitUntil("a long job running", async () => {
+      // "running" means claimed: a row can be claimed a moment before a worker starts it. One seen
+      // running for a second is in a worker's hands, with two seconds of its run left.
+      const runningSince = new Map<string, number>()
+      await waitUntil("a long job running for a second", async () => {
         const answers = await getJobs(first.port, long)
-        return answers.some((answer) => answer.body.state === "running") ? true : undefined
+        const now = performance.now()
+        for (const answer of answers) {
+          if (answer.body.state !== "running") runningSince.delete(answer.body.id)
+          else if (!runningSince.has(answer.body.id)) runningSince.set(answer.body.id, now)
+        }
+        return [...runningSince.values()].some((since) => now - since >= 1_000) ? true : undefined
       }, 20_000)
       first.signal("SIGTERM")
       const firstExit = await waitFor(first.exited, 10_000, "first exit")
