@@ -96,13 +96,14 @@ export class JobStore extends Context.Tag("app/JobStore")<JobStore, {
   readonly take: <A, E, R>(
     f: (input: JobInput, meta: { readonly id: string; readonly attempts: number }) => Effect.Effect<A, E, R>
   ) => Effect.Effect<A, E | PersistedQueue.PersistedQueueError | ParseResult.ParseError, R>
-  /** Who holds the claim on this job now (the queue's worker id for the replica), if anyone. */
-  readonly claimOf: (id: string) => Effect.Effect<string | undefined, StoreUnavailable>
-  /** Records a run's success if `claim` still holds the job: true when recorded; false when the
-   * claim was lost (its lease ran out and another worker took the job, which records it). */
-  readonly complete: (id: string, claim: string, attempts: number) => Effect.Effect<boolean, StoreUnavailable>
-  /** Renews these claims (jobs still unfinished and still held by that claim) for another lease. */
-  readonly keepLeases: (claims: ReadonlyArray<Claim>) => Effect.Effect<void, StoreUnavailable>
+  /** Records a run's success if this replica still holds the job: true when recorded; false when
+   * its claim was lost (the lease ran out and another worker took the job, which records it). */
+  readonly complete: (id: string, attempts: number) => Effect.Effect<boolean, StoreUnavailable>
+  /** Renews this replica's claims on these jobs (still unfinished) for another lease. */
+  readonly keepLeases: (ids: ReadonlyArray<string>) => Effect.Effect<void, StoreUnavailable>
+  /** Hands back every job this replica has claimed but does not run (`running`): for the end of
+   * a drain, when a claim query cut short by stopTaking may still have claimed rows. */
+  readonly releaseClaims: (running: ReadonlyArray<string>) => Effect.Effect<void, StoreUnavailable>
   /** Stops claiming: the queue's poller ends and every job it fetched for a taker that was
    * interrupted before starting it is released at once. Takes already running still complete
    * (their completion is written with the client, not the poller). Idempotent.
@@ -113,11 +114,6 @@ export class JobStore extends Context.Tag("app/JobStore")<JobStore, {
   /** Synchronous, for /readyz: why the store is not usable right now, or undefined. */
   readonly unsafeNotReady: () => string | undefined
 }>() {}
-
-export interface Claim {
-  readonly id: string
-  readonly claim: string
-}
 
 interface Row {
   readonly id: string
@@ -136,6 +132,26 @@ const isoOf = (value: string | Date) =>
 /** The first line of what the queue recorded (Cause.pretty), without the error's class name. */
 const errorOf = (lastFailure: string | null) =>
   lastFailure === null ? undefined : (lastFailure.split("\n")[0] ?? "").replace(/^(Error|JobCrashed): /, "")
+
+/**
+ * The id this replica's queue claims rows under (SqlPersistedQueue keeps it private): a row
+ * offered on a queue name of its own, taken through the same store, shows it in acquired_by.
+ * Nobody else takes that queue, so the answer is certain; the row is deleted after.
+ */
+const learnClaimId = (sql: SqlClient.SqlClient, queueStore: PersistedQueue.PersistedQueueStore["Type"]) =>
+  Effect.gen(function*() {
+    const name = `${QUEUE_NAME}.whoami.${crypto.randomUUID()}`
+    const id = crypto.randomUUID()
+    yield* queueStore.offer({ name, id, element: null, isCustomId: true })
+    const rows = yield* Effect.scoped(Effect.zipRight(
+      queueStore.take({ name, maxAttempts: 1 }),
+      sql<{ readonly acquired_by: string }>`SELECT acquired_by FROM ${sql(QUEUE_TABLE)} WHERE id = ${id}`
+    ))
+    yield* sql`DELETE FROM ${sql(QUEUE_TABLE)} WHERE id = ${id}`
+    const claimedBy = rows[0]?.acquired_by
+    if (claimedBy === undefined || claimedBy === null) return yield* Effect.dieMessage("JobStore: the queue claimed its probe row under no id")
+    return String(claimedBy)
+  })
 
 export const make = Effect.gen(function*() {
   const config = yield* AppConfig
@@ -158,6 +174,7 @@ export const make = Effect.gen(function*() {
   )
 
   const table = sql(QUEUE_TABLE)
+  const claimedBy = yield* learnClaimId(sql, queueStore)
   const now = sql.onDialectOrElse({ pg: () => sql.literal("NOW()"), orElse: () => sql.literal("CURRENT_TIMESTAMP") })
   const secondsAgo = (seconds: number) =>
     sql.onDialectOrElse({
@@ -258,33 +275,29 @@ export const make = Effect.gen(function*() {
       orUnavailable
     )
 
-  const claimOf = (id: string) =>
-    sql<{ readonly acquired_by: string | null }>`
-      SELECT acquired_by FROM ${table} WHERE queue_name = ${QUEUE_NAME} AND id = ${id} AND completed = FALSE
-    `.pipe(Effect.map((rows) => rows[0]?.acquired_by ?? undefined), orUnavailable)
-
   // The queue's own completion is fenced on the claim too but says nothing about whether it
   // recorded anything; this one returns the row it completed, so a run whose claim was lost is
   // known as such (and the queue's completion after it finds nothing to update).
-  const complete = (id: string, claim: string, attempts: number) =>
+  const complete = (id: string, attempts: number) =>
     sql<{ readonly id: string }>`
       UPDATE ${table}
       SET completed = TRUE, acquired_at = NULL, acquired_by = NULL, attempts = ${attempts}, updated_at = ${now}
-      WHERE queue_name = ${QUEUE_NAME} AND id = ${id} AND acquired_by = ${claim} AND completed = FALSE
+      WHERE queue_name = ${QUEUE_NAME} AND id = ${id} AND acquired_by = ${claimedBy} AND completed = FALSE
       RETURNING id
     `.pipe(Effect.map((rows) => rows.length === 1), orUnavailable)
 
-  const keepLeases = (claims: ReadonlyArray<Claim>) =>
-    Effect.forEach(
-      new Set(claims.map(({ claim }) => claim)), // one claim per replica: one statement
-      (claim) =>
-        sql`
-          UPDATE ${table} SET acquired_at = ${now}
-          WHERE queue_name = ${QUEUE_NAME} AND ${sql.in("id", claims.filter((c) => c.claim === claim).map(({ id }) => id))}
-          AND acquired_by = ${claim} AND completed = FALSE
-        `,
-      { discard: true }
-    ).pipe(orUnavailable)
+  const keepLeases = (ids: ReadonlyArray<string>) =>
+    ids.length === 0 ? Effect.void : sql`
+      UPDATE ${table} SET acquired_at = ${now}
+      WHERE queue_name = ${QUEUE_NAME} AND ${sql.in("id", ids)} AND acquired_by = ${claimedBy} AND completed = FALSE
+    `.pipe(Effect.asVoid, orUnavailable)
+
+  const releaseClaims = (running: ReadonlyArray<string>) =>
+    sql`
+      UPDATE ${table} SET acquired_at = NULL, acquired_by = NULL
+      WHERE queue_name = ${QUEUE_NAME} AND acquired_by = ${claimedBy} AND completed = FALSE
+      ${running.length === 0 ? sql`` : sql`AND NOT ${sql.in("id", running)}`}
+    `.pipe(Effect.asVoid, orUnavailable)
 
   // The monitor: a real write (a disk that is full or a database that refuses writes fails it),
   // the queue depth for /metrics, and now and then the pruning of finished jobs.
@@ -331,9 +344,9 @@ export const make = Effect.gen(function*() {
     submit,
     get,
     take: (f) => queue.take(f, { maxAttempts }),
-    claimOf,
     complete,
     keepLeases,
+    releaseClaims,
     stopTaking: Scope.close(queueScope, Exit.void),
     unsafeNotReady: () => notReady
   })

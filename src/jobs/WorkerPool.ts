@@ -13,7 +13,7 @@ import { AppConfig } from "../config/AppConfig.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
 import * as JobMetrics from "./JobMetrics.js"
-import { type Claim, type JobInput, JobStore, type QueueFull, type StoreUnavailable } from "./JobStore.js"
+import { type JobInput, JobStore, type QueueFull, type StoreUnavailable } from "./JobStore.js"
 
 export class PoolClosed extends Data.TaggedError("PoolClosed")<{}> {}
 
@@ -57,8 +57,8 @@ export const make = Effect.gen(function*() {
   const shutdown = yield* Shutdown
   const registry = yield* FiberRegistry
   let accepting = true
-  /** Worker number -> the job it runs now and the claim it runs it under. */
-  const running = new Map<number, Claim>()
+  /** Worker number -> the job it runs now (from its start until `take` has recorded it). */
+  const running = new Map<number, string>()
 
   /** The outcome of one run that did not fail: recorded done, or its claim was lost meanwhile. */
   type Ran = { readonly id: string; readonly attempts: number; readonly recorded: boolean }
@@ -68,11 +68,7 @@ export const make = Effect.gen(function*() {
     Effect.gen(function*() {
       // Claimed while the pool was stopping: interrupted, the queue hands it back at once.
       if (!accepting) return yield* Effect.interrupt
-      // The claim this run holds: the completion and the lease renewal are fenced on it. A store
-      // that cannot tell is handed the job back (not an attempt of the job).
-      const claim = yield* Effect.catchAll(store.claimOf(meta.id), () => Effect.interrupt)
-      if (claim === undefined) return yield* Effect.interrupt
-      running.set(worker, { id: meta.id, claim })
+      running.set(worker, meta.id)
       JobMetrics.countState("running")
       const attempt = meta.attempts + 1
       return yield* work(meta.id, job).pipe(
@@ -89,19 +85,21 @@ export const make = Effect.gen(function*() {
         // Done: recorded at once, not interruptible (the deadline must not cut a finished job's
         // record in half), retried briefly if the store hiccups.
         Effect.zipRight(
-          store.complete(meta.id, claim, attempt).pipe(
+          store.complete(meta.id, attempt).pipe(
             Effect.retry({ times: 5, schedule: Schedule.exponential("100 millis", 1.5) }),
             Effect.uninterruptible
           )
         ),
         Effect.map((recorded): Ran => ({ id: meta.id, attempts: attempt, recorded }))
       )
-    }).pipe(Effect.ensuring(Effect.sync(() => running.delete(worker))))
+    })
 
   const worker = (n: number) =>
     Effect.gen(function*() {
       while (accepting) {
-        const exit = yield* Effect.exit(store.take(runJob(n)))
+        // The entry goes only once `take` has returned: until the queue has written the outcome the
+        // worker is busy, and the drain must not take it for idle and interrupt it.
+        const exit = yield* Effect.exit(Effect.ensuring(store.take(runJob(n)), Effect.sync(() => running.delete(n))))
         if (Exit.isSuccess(exit)) {
           const { attempts, id, recorded } = exit.value
           if (recorded) {
@@ -148,6 +146,9 @@ export const make = Effect.gen(function*() {
       yield* Fiber.interruptAll(idle)
       // and hand back at once what the queue had fetched for them
       yield* store.stopTaking
+      const handBack = (except: ReadonlyArray<string>) =>
+        store.releaseClaims(except).pipe(Effect.catchAll((error) => Effect.logWarning("job store: handing back claims failed", error)))
+      yield* handBack(Array.from(running.values()))
       const remaining = yield* shutdown.remaining
       // Interruptible on purpose: this runs inside a finalizer, and the deadline must cut it.
       const finished = yield* shutdown.phase("jobs-drain")(
@@ -156,10 +157,12 @@ export const make = Effect.gen(function*() {
       if (Option.isNone(finished)) {
         yield* shutdown.recordForced(`jobs: ${running.size} running at the deadline`)
         yield* Effect.logWarning("deadline reached: interrupting jobs; they go back to the queue").pipe(
-          Effect.annotateLogs({ running: Array.from(running.values(), ({ id }) => id) })
+          Effect.annotateLogs({ running: Array.from(running.values()) })
         )
       }
       yield* shutdown.phase("jobs-stop")(Fiber.interruptAll(fibers))
+      // A claim query cut short by stopTaking may have committed after the first hand-back.
+      yield* handBack([])
     })
   )
 
@@ -170,7 +173,7 @@ export const make = Effect.gen(function*() {
           ? Effect.fail(new PoolClosed())
           : Effect.tap(store.submit(input, config.jobQueueSize), () => Effect.sync(() => JobMetrics.countState("queued")))
       ),
-    running: Effect.sync(() => Array.from(running.values(), ({ id }) => id))
+    running: Effect.sync(() => Array.from(running.values()))
   })
 })
 

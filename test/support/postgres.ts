@@ -25,11 +25,21 @@ export const urlForSchema = (schema: string): string => {
   return url.toString()
 }
 
+const made = new Set<string>()
+// Registered when a test file imports this module, so it runs after that file's tests; a hook
+// registered inside a test (where freshSchema is usually called) would be ignored.
+afterAll(async () => {
+  if (made.size === 0) return
+  const schemas = Array.from(made)
+  made.clear()
+  await admin((client) => client.query(schemas.map((schema) => `DROP SCHEMA IF EXISTS ${schema} CASCADE`).join("; ")))
+})
+
 /** A new empty schema (dropped with everything in it after the file's tests) and its URL. */
 export const freshSchema = async (): Promise<{ readonly schema: string; readonly url: string }> => {
   const schema = `t_${process.pid}_${Math.random().toString(36).slice(2, 10)}`
   await admin((client) => client.query(`CREATE SCHEMA ${schema}`))
-  afterAll(() => admin((client) => client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)).then(() => undefined))
+  made.add(schema)
   return { schema, url: urlForSchema(schema) }
 }
 
