@@ -1,6 +1,9 @@
 // Runs the real service (node dist/main.js) as a child process, reads its JSON log lines, and
 // always kills it when the test ends. Every wait has an explicit timeout.
 import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { onTestFinished } from "vitest"
 
 export type LogLine = Record<string, unknown> & { readonly message: string }
@@ -45,8 +48,16 @@ export const spawnService = async (
   env: Record<string, string> = {},
   options: { readonly waitForListening?: boolean } = {}
 ): Promise<Service> => {
+  // Its own DATA_DIR unless the test shares one on purpose (a restart on the same store): services
+  // of tests running side by side must not share one SQLite file (they would wait on its lock).
+  let dataDir: string | undefined
+  if (env.DATA_DIR === undefined) {
+    dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "service-data-"))
+    const created = dataDir
+    onTestFinished(() => Fs.rmSync(created, { recursive: true, force: true }))
+  }
   const child = spawn(process.execPath, ["dist/main.js"], {
-    env: { PATH: process.env.PATH ?? "", PORT: "0", ADMIN_PORT: "0", HOST: "127.0.0.1", ...env },
+    env: { PATH: process.env.PATH ?? "", PORT: "0", ADMIN_PORT: "0", HOST: "127.0.0.1", ...(dataDir === undefined ? {} : { DATA_DIR: dataDir }), ...env },
     stdio: ["ignore", "pipe", "pipe"]
   })
   onTestFinished(() => {
