@@ -4,7 +4,9 @@
 // of the test's own (stopped mid-run) for the others.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { Redis } from "ioredis"
 import * as Prometheus from "../../src/observability/Prometheus.js"
+import * as RedisBroadcast from "../../src/socket/RedisBroadcast.js"
 import * as SocketFeature from "../../src/socket/SocketFeature.js"
 import { captureLogs, type CapturedLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
@@ -85,7 +87,7 @@ const waitForCount = (logs: CapturedLogs, message: string, n: number, timeoutMs 
 
 const promise = <A>(make: () => Promise<A>) => Effect.promise(make)
 
-describe.skipIf(!ownRedis)("broadcast while Redis is down (a redis-server of the test's own)", () => {
+describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (stopped, frozen, fed garbage)", () => {
   // Catches: local delivery that depends on Redis (an offline queue, or awaiting the publish);
   // publishes queued while down and sent after (no at-most-once: B would get "while-down");
   // no drop counter; no down/up log lines, or one per reconnect attempt instead of one per
@@ -185,6 +187,37 @@ describe.skipIf(!ownRedis)("broadcast while Redis is down (a redis-server of the
       }
       expect(names).toEqual([])
     }).pipe(Effect.provide(logs.layer))
+  }, 30_000)
+
+  // Catches: a hub that hands whatever arrives on the channel to its sessions (garbage frames), or
+  // that throws on it; invalid envelopes are ignored, logged at warn (rate-limited) and counted.
+  it.live("invalid envelopes on the channel are ignored and logged; another replica's are delivered", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const redis = yield* promise(() => startOwnRedis())
+      const { port } = yield* startPublic({ features: SocketFeature.layer, config: { redisUrl: redis.url } })
+      yield* waitForCount(logs, "broadcast link up", 1)
+      const client = yield* promise(() => connect(port))
+      const publisher = yield* Effect.acquireRelease(
+        Effect.sync(() => new Redis({ port: redis.port, host: "127.0.0.1", maxRetriesPerRequest: 0 })),
+        (redis) => Effect.sync(() => redis.disconnect())
+      )
+      publisher.on("error", () => undefined)
+      const frame = JSON.stringify({ type: "broadcast", data: "from another replica" })
+      for (const message of ["{not json", JSON.stringify({ origin: 1, text: frame }), JSON.stringify({ origin: "x" }), "null"]) {
+        yield* promise(() => publisher.publish(RedisBroadcast.CHANNEL, message))
+      }
+      yield* promise(() => publisher.publish(RedisBroadcast.CHANNEL, JSON.stringify({ origin: "another-replica", text: frame })))
+      expect(yield* promise(() => client.next(5_000))).toEqual({ type: "broadcast", data: "from another replica" })
+      expect(client.messages).toHaveLength(1)
+      yield* waitForCount(logs, "invalid broadcast envelope ignored", 4)
+      for (const line of linesWith(logs, "invalid broadcast envelope ignored")) {
+        expect(line.level).toBe("warn")
+        expect(line.kind).toBe("broadcast envelope")
+      }
+      const errors = valueOf(parsePrometheus(yield* Prometheus.scrape), "client_errors_total", { kind: "broadcast envelope" })
+      expect(errors).toBeGreaterThanOrEqual(4)
+    }).pipe(Effect.scoped, Effect.provide(logs.layer))
   }, 30_000)
 
   // Catches: a startup that fails, or waits for Redis, when Redis is unreachable; a release that
