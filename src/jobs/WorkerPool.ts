@@ -21,7 +21,7 @@ export class PoolClosed extends Data.TaggedError("PoolClosed")<{}> {}
 export class JobCrashed extends Data.TaggedError("JobCrashed")<{ readonly message: string }> {}
 
 export class WorkerPool extends Context.Tag("app/WorkerPool")<WorkerPool, {
-  /** Commits the job to the store. Fails fast: QueueFull at capacity, PoolClosed in shutdown,
+  /** Commits the job to the store. Fails fast: QueueFull at capacity, PoolClosed once the pool stops,
    * StoreUnavailable when it could not be committed. */
   readonly submit: (input: { readonly ms: number; readonly payload: unknown }) => Effect.Effect<
     string,
@@ -169,7 +169,9 @@ export const make = Effect.gen(function*() {
   return WorkerPool.of({
     submit: (input) =>
       Effect.suspend((): Effect.Effect<string, QueueFull | PoolClosed | StoreUnavailable> =>
-        !accepting || shutdown.isShuttingDown()
+        // Only once the pool stops (after the public server drained): during DRAIN_DELAY_MS the
+        // replica still serves, and a balancer that has not yet seen /readyz fail still sends jobs.
+        !accepting
           ? Effect.fail(new PoolClosed())
           : Effect.tap(store.submit(input, config.jobQueueSize), () => Effect.sync(() => JobMetrics.countState("queued")))
       ),

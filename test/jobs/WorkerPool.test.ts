@@ -30,17 +30,33 @@ describe.each(storeKinds)("WorkerPool on $name", (kind) => {
     }).pipe(Effect.provide(logs.layer)))
   }, 20_000)
 
-  it.live("a full queue refuses with QueueFull at once; shutdown refuses with PoolClosed", () =>
+  it.live("a full queue refuses with QueueFull at once; a shutdown that began still accepts (drain delay); a stopped pool refuses with PoolClosed", () =>
     leakCheck(Effect.gen(function*() {
       const { pool, shutdown, stop } = yield* startPool({ store: yield* freshStore(kind), config: { jobQueueSize: 2 } })
       yield* pool.submit({ ms: 2_000, payload: null })
-      yield* pool.submit({ ms: 2_000, payload: null })
-      const full = yield* Effect.either(pool.submit({ ms: 1, payload: null }))
+      const full = yield* Effect.either(pool.submit({ ms: 1, payload: null }).pipe(Effect.zipRight(pool.submit({ ms: 1, payload: null }))))
       expect(Either.isLeft(full) && full.left._tag).toBe("QueueFull")
       yield* shutdown.trigger(ShutdownReason.Admin())
+      // Until the pool stops (after the public server drained) a job is still taken: a balancer
+      // that has not seen /readyz fail yet still sends them, and nothing about them is refused.
+      const duringDelay = yield* Effect.either(pool.submit({ ms: 1, payload: null }))
+      expect(Either.isLeft(duringDelay) && duringDelay.left._tag).toBe("QueueFull")
+      yield* stop
       const closed = yield* Effect.either(pool.submit({ ms: 1, payload: null }))
       expect(Either.isLeft(closed) && closed.left._tag).toBe("PoolClosed")
+    }).pipe(Effect.provide(captureLogs().layer))), 20_000)
+
+  it.live("a job submitted after shutdown began, before the pool stopped, is committed", () =>
+    leakCheck(Effect.gen(function*() {
+      const where = yield* freshStore(kind)
+      const { pool, shutdown, stop } = yield* startPool({ store: where, config: { workers: 1 } })
+      yield* pool.submit({ ms: 2_000, payload: null }) // keeps the only worker busy
+      yield* shutdown.trigger(ShutdownReason.Admin())
+      const late = yield* pool.submit({ ms: 1, payload: null })
       yield* stop
+      const reader = yield* startStore({ store: where })
+      expect(Option.getOrThrow(yield* reader.store.get(late)).state).toBe("queued")
+      yield* reader.stop
     }).pipe(Effect.provide(captureLogs().layer))), 20_000)
 
   it.live("a job defect is recovered: logged with its cause, retried up to JOB_MAX_ATTEMPTS, then failed with its error; the next job runs", () => {
