@@ -148,7 +148,7 @@ try {
     every.push(successor)
     slots[i] = successor
     const upAt = await waitForStates({ [old.name]: "UP" }, `${old.name}'s successor up`)
-    console.log(`  HAProxy sees the successor up ${Math.round(upAt - successor.startedAt)} ms after its start`)
+    console.log(`  successor listening ${Math.round(successor.listeningAt - successor.startedAt)} ms after its spawn; HAProxy sees it up ${Math.round(upAt - successor.listeningAt)} ms later`)
     await sleep(STEADY_MS)
   }
 
@@ -182,7 +182,12 @@ try {
     "HTTP GET (/sleep?ms=5, /healthz)": { sent: stats.http.sent, "2xx": stats.http.ok, "429": stats.http.tooMany, failed: stats.http.failed },
     "POST /jobs": { sent: stats.jobs.sent, "2xx": stats.jobs.ok, "429": stats.jobs.tooMany, failed: stats.jobs.failed }
   })
-  for (const failure of [...stats.http.failures, ...stats.jobs.failures]) console.log("  failed:", JSON.stringify(failure))
+  // When and where each failure happened, relative to the SIGTERM of the replica that answered it.
+  for (const { at, ...failure } of [...stats.http.failures, ...stats.jobs.failures]) {
+    const answeredBy = every.find((replica) => replica.name === failure.replica && replica.signalledAt !== undefined)
+    const when = answeredBy === undefined ? `t=${((at - startedAt) / 1000).toFixed(1)}s` : `${Math.round(at - answeredBy.signalledAt)} ms after ${answeredBy.name}'s SIGTERM`
+    console.log(`  failed (${when}): ${JSON.stringify(failure)}`)
+  }
   console.log(`jobs: acknowledged ${acked.length}, done ${acked.length - lost.length}, lost ${lost.length}, done twice ${twice.length}` +
     (unacked.length > 0 ? ` (and ${unacked.length} done whose POST got no 202)` : ""))
   if (lost.length > 0) console.log(`  lost, e.g. ${lost.slice(0, 5).join(", ")}`)

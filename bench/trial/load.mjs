@@ -14,7 +14,7 @@ const request = (agent, port, method, path, body) =>
       res.setEncoding("utf8").on("data", (chunk) => {
         text += chunk
       })
-      res.once("end", () => resolve({ status: res.statusCode, body: text }))
+      res.once("end", () => resolve({ status: res.statusCode, body: text, replica: res.headers["x-replica"] }))
       res.once("error", (error) => resolve({ error: `response: ${error.code ?? error.message}` }))
     })
     req.once("error", (error) => resolve({ error: error.code ?? error.message }))
@@ -31,7 +31,7 @@ const record = (stats, answer, what) => {
   else {
     stats.failed += 1
     if (stats.failures.length < 20) {
-      stats.failures.push({ at: new Date().toISOString(), what, ...(answer.error === undefined ? { status: answer.status, body: answer.body.slice(0, 200) } : { error: answer.error }) })
+      stats.failures.push({ at: performance.now(), what, ...(answer.error === undefined ? { status: answer.status, replica: answer.replica, body: answer.body.slice(0, 200) } : { error: answer.error }) })
     }
   }
 }

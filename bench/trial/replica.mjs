@@ -39,6 +39,7 @@ export const startReplica = (name, port, env) =>
         if (line.message === "listening") {
           clearTimeout(timer)
           replica.adminPort = line.adminPort
+          replica.listeningAt = performance.now()
           resolve(replica)
         }
       }
@@ -55,6 +56,7 @@ export const startReplica = (name, port, env) =>
 /** SIGTERM; resolves with exit code, SIGTERM->exit wall time and the logged drain time (elapsedMs). */
 export const stopReplica = async (replica, timeoutMs = 30_000) => {
   const signalledAt = performance.now()
+  replica.signalledAt = signalledAt
   if (replica.exit === null) replica.child.kill("SIGTERM")
   const killer = setTimeout(() => replica.child.kill("SIGKILL"), timeoutMs)
   const exit = await replica.exited
