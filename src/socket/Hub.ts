@@ -2,9 +2,12 @@
  * The registry of live WebSocket sessions and the door they come in through.
  * Owns: the `ws` WebSocketServer (noServer: the public HTTP server hands it upgrades), the map
  *   of live sessions, and the FiberSet their fibers run in.
+ *   With REDIS_URL, also the broadcast link to the other replicas (RedisBroadcast): a broadcast
+ *   is delivered here and published; what other replicas publish is delivered here.
  * Does not own: the sockets' HTTP server, or any session's socket (each session closes its own).
  * Released when: its layer's scope closes, after the public server; by then the server's drain
- *   has told every session to go away (goAway), so the FiberSet finds nothing left to interrupt.
+ *   has told every session to go away (goAway), so the FiberSet finds nothing left to interrupt;
+ *   the Redis link is released last (bounded: QUIT, then disconnect after ~1 s).
  * `handle` never throws (it runs inside the server's `upgrade` listener), and the callbacks it
  * hands to ws go through the edge's guard: a throw there costs one connection.
  */
@@ -17,6 +20,7 @@ import type { Upgrades } from "../http/OwnedServer.js"
 import * as Condition from "../lifecycle/Condition.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import * as NodeEdge from "../lifecycle/NodeEdge.js"
+import * as RedisBroadcast from "./RedisBroadcast.js"
 import { CloseCode, type Peers, run, type SessionHandle } from "./Session.js"
 
 export class Hub extends Context.Tag("app/Hub")<Hub, {
@@ -44,22 +48,33 @@ export const makeWith = (edge: NodeEdge.Edge) =>
     const registry = yield* FiberRegistry
     const sessions = new Map<string, SessionHandle>()
     const allClosed = Condition.make(() => sessions.size === 0)
+    // O(sessions) without waiting while every outbox has room; where one is full, the sender
+    // waits for room there (all full ones at once), so its next message keeps the order.
+    const localBroadcast = (text: string): Effect.Effect<number> =>
+      Effect.suspend(() => {
+        const reached = sessions.size
+        const full: Array<SessionHandle> = []
+        for (const session of sessions.values()) if (!session.offer(text)) full.push(session)
+        return full.length === 0
+          ? Effect.succeed(reached)
+          : Effect.as(Effect.forEach(full, (session) => session.send(text), { concurrency: "unbounded", discard: true }), reached)
+      })
+    // Acquired before the server's socket and the sessions' FiberSet, so released after them: by
+    // then the sessions have gone away and nothing publishes any more.
+    const redisUrl = AppConfig.reveal(config.redisUrl)
+    const link = redisUrl === undefined ? undefined : yield* RedisBroadcast.make(redisUrl, edge, localBroadcast)
     const peers: Peers = {
       register: (id, handle) => void sessions.set(id, handle),
       unregister: (id) => {
         sessions.delete(id)
         allClosed.check()
       },
-      // O(sessions) without waiting while every outbox has room; where one is full, the sender
-      // waits for room there (all full ones at once), so its next message keeps the order.
-      broadcast: (text) =>
+      // Published first (never waits), then delivered here: a slow local outbox does not delay
+      // the other replicas, and this replica's own sessions get it once, even while Redis is down.
+      broadcast: link === undefined ? localBroadcast : (text) =>
         Effect.suspend(() => {
-          const reached = sessions.size
-          const full: Array<SessionHandle> = []
-          for (const session of sessions.values()) if (!session.offer(text)) full.push(session)
-          return full.length === 0
-            ? Effect.succeed(reached)
-            : Effect.as(Effect.forEach(full, (session) => session.send(text), { concurrency: "unbounded", discard: true }), reached)
+          link.publish(text)
+          return localBroadcast(text)
         })
     }
     const wss = yield* Effect.acquireRelease(
