@@ -143,12 +143,12 @@ try {
     console.log(`t=${at}s SIGTERM ${old.name} (port ${old.port})`)
     const stopped = await stopReplica(old)
     rolled.push(stopped)
-    console.log(`  ${old.name} exited ${stopped.code} after ${stopped.exitMs} ms (drain ${stopped.drainMs} ms); starting its successor on port ${old.port}`)
+    console.log(`  t=${((old.exit.at - startedAt) / 1000).toFixed(2)}s ${old.name} exited ${stopped.code} after ${stopped.exitMs} ms (drain ${stopped.drainMs} ms); starting its successor on port ${old.port}`)
     const successor = await startReplica(`${old.name}'`, old.port, env)
     every.push(successor)
     slots[i] = successor
     const upAt = await waitForStates({ [old.name]: "UP" }, `${old.name}'s successor up`)
-    console.log(`  successor listening ${Math.round(successor.listeningAt - successor.startedAt)} ms after its spawn; HAProxy sees it up ${Math.round(upAt - successor.listeningAt)} ms later`)
+    console.log(`  successor listening ${Math.round(successor.listeningAt - successor.startedAt)} ms after its spawn (t=${((successor.listeningAt - startedAt) / 1000).toFixed(2)}s); HAProxy sees it up ${Math.round(upAt - successor.listeningAt)} ms later`)
     await sleep(STEADY_MS)
   }
 
@@ -175,7 +175,8 @@ try {
   const twice = [...counts].filter(([, n]) => n > 1)
   const unacked = [...counts.keys()].filter((id) => !ackedSet.has(id))
   const crossReplica = every.some((replica) => replica.lines.some((line) => line.message === "broadcast link up"))
-  const wsRows = ws === null ? [] : broadcastFigures(ws, crossReplica)
+  const missingExamples = []
+  const wsRows = ws === null ? [] : broadcastFigures(ws, crossReplica, 200, missingExamples)
 
   console.log(`\nrolling update of ${REPLICAS} replicas, ${((performance.now() - startedAt) / 1000).toFixed(1)} s; ${HTTP_CLIENTS} keep-alive HTTP clients, ${POSTERS} posters, ${ws === null ? "no WebSocket clients (src/socket is gone)" : `${WS_CLIENTS} WebSocket clients`}`)
   console.table({
@@ -193,8 +194,10 @@ try {
   if (lost.length > 0) console.log(`  lost, e.g. ${lost.slice(0, 5).join(", ")}`)
   if (twice.length > 0) console.log(`  done twice, e.g. ${JSON.stringify(twice.slice(0, 5))}`)
   if (ws !== null) {
-    console.log(`broadcasts (${crossReplica ? "cross-replica over Redis: every client is expected to get every broadcast" : "no 'broadcast link up' logged, so per replica: a client is expected to get the broadcasts sent on its own replica"}; expected = sent while the receiver was connected, 200 ms from either edge):`)
+    console.log(`broadcasts (${crossReplica ? "cross-replica over Redis: every client is expected to get every broadcast" : "no 'broadcast link up' logged, so per replica: a client is expected to get the broadcasts sent on its own replica"}; expected = sent while both sender and receiver were connected, 200 ms from either edge):`)
     console.table(wsRows)
+    const t = (at) => (at === null ? "-" : `${((at - startedAt) / 1000).toFixed(2)}s`)
+    for (const e of missingExamples) console.log(`  missing: #${e.from}'s broadcast sent on ${e.sentOn} at t=${t(e.at)}, for #${e.to} on ${e.on} (connected t=${t(e.openAt)}..${t(e.closeAt)})`)
   }
   console.log("replicas rolled (SIGTERM under load):")
   console.table(rolled)
@@ -206,7 +209,11 @@ try {
   process.exitCode = goal ? 0 : 1
 } catch (error) {
   console.error(`trial aborted: ${error.stack ?? error}`)
-  for (const replica of every) if (replica.stderr !== "") console.error(`${replica.name} stderr: ${replica.stderr}`)
+  for (const replica of every) {
+    const exit = replica.exit === null ? "running" : `exited ${replica.exit.code ?? replica.exit.signal}`
+    const last = replica.lines.slice(-4).map((line) => JSON.stringify(line)).join("\n    ")
+    console.error(`${replica.name} (port ${replica.port}): ${exit}; last log lines:\n    ${last}${replica.stderr === "" ? "" : `\n  stderr: ${replica.stderr}`}`)
+  }
   if (haproxy !== undefined) console.error(`haproxy stderr: ${haproxy.stderr()}`)
   process.exitCode = 2
 } finally {

@@ -67,6 +67,8 @@ export const posters = (port, count, pauseMs, stats, acked, running) =>
  * close time, what it received).
  */
 export const wsClients = (port, count, everyMs, running) => {
+  // The Redis channel is shared with whatever else runs on that Redis: only our frames are counted.
+  const trial = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`
   const sends = []
   const clients = Array.from({ length: count }, (_, id) => ({ id, sent: 0, connections: [], reconnects: 0, closeCodes: {}, upgradeFailures: 0, errorFrames: 0 }))
   const connect = (client) =>
@@ -83,13 +85,13 @@ export const wsClients = (port, count, everyMs, running) => {
         timer = setInterval(() => {
           if (ws.readyState !== WebSocket.OPEN) return
           const seq = client.sent++
-          sends.push({ from: client.id, seq, replica: connection.replica, at: performance.now() })
-          ws.send(JSON.stringify({ type: "broadcast", data: { from: client.id, seq } }))
+          sends.push({ from: client.id, seq, replica: connection.replica, at: performance.now(), connection })
+          ws.send(JSON.stringify({ type: "broadcast", data: { trial, from: client.id, seq } }))
         }, everyMs)
       })
       ws.on("message", (data) => {
         const frame = JSON.parse(String(data))
-        if (frame.type === "broadcast") connection.received.push(`${frame.data.from}:${frame.data.seq}`)
+        if (frame.type === "broadcast" && frame.data?.trial === trial) connection.received.push(`${frame.data.from}:${frame.data.seq}`)
         else if (frame.type === "error") client.errorFrames += 1
       })
       ws.once("error", () => {
@@ -119,10 +121,12 @@ export const wsClients = (port, count, everyMs, running) => {
 /**
  * Per client: broadcasts sent, received, and received of those expected. Expected: the broadcasts
  * sent (by anyone, itself included) while this client was connected, at least `marginMs` after its
- * open and before its close (a message in flight at either edge may fairly miss it); with
+ * open and before its close, and at least `marginMs` before the sender's own close (a message in
+ * flight at either edge may fairly miss it: a frame that reaches a replica after it said 1001 is
+ * not read); with
  * `crossReplica` false only those sent on the replica the client was connected to.
  */
-export const broadcastFigures = ({ clients, sends }, crossReplica, marginMs = 200) =>
+export const broadcastFigures = ({ clients, sends }, crossReplica, marginMs = 200, examples = []) =>
   clients.map((client) => {
     let expected = 0
     let missing = 0
@@ -137,8 +141,13 @@ export const broadcastFigures = ({ clients, sends }, crossReplica, marginMs = 20
       for (const send of sends) {
         if (send.at < connection.openAt + marginMs || send.at > closeAt - marginMs) continue
         if (!crossReplica && send.replica !== connection.replica) continue
+        // Sent in the sender's last moments (its replica may already have said 1001 and stopped reading).
+        if (send.at > (send.connection.closeAt ?? Infinity) - marginMs) continue
         expected += 1
-        if (!got.has(`${send.from}:${send.seq}`)) missing += 1
+        if (!got.has(`${send.from}:${send.seq}`)) {
+          missing += 1
+          if (examples.length < 10) examples.push({ at: send.at, from: send.from, sentOn: send.replica, to: client.id, on: connection.replica, openAt: connection.openAt, closeAt: connection.closeAt })
+        }
       }
     }
     return { client: client.id, sent: client.sent, received, expected, missing, duplicates, reconnects: client.reconnects, closeCodes: JSON.stringify(client.closeCodes), upgradeFailures: client.upgradeFailures, errorFrames: client.errorFrames }

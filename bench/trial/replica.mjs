@@ -62,6 +62,10 @@ export const stopReplica = async (replica, timeoutMs = 30_000) => {
   const exit = await replica.exited
   clearTimeout(killer)
   const complete = replica.lines.find((line) => line.message === "shutdown complete")
+  if (exit.code !== 0) {
+    const last = replica.lines.filter((line) => line.level !== "debug").slice(-6).map((line) => JSON.stringify(line)).join("\n    ")
+    console.log(`  ${replica.name} exited ${exit.code ?? exit.signal}; its last log lines:\n    ${last}${replica.stderr === "" ? "" : `\n  stderr: ${replica.stderr}`}`)
+  }
   return {
     name: replica.name,
     port: replica.port,
