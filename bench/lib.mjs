@@ -3,6 +3,7 @@
 import autocannon from "autocannon"
 import { spawn } from "node:child_process"
 import { rmSync } from "node:fs"
+import pg from "pg"
 
 export const servers = {
   raw: { label: "raw node:http", args: ["bench/servers/raw.mjs"] },
@@ -84,3 +85,15 @@ export const load = (options) =>
   new Promise((resolve, reject) => autocannon(options, (error, result) => error ? reject(error) : resolve(result)))
 
 export const ratio = (value, baseline) => (baseline === 0 ? "n/a" : (value / baseline).toFixed(2))
+
+/** Runs `f` with one Postgres client on `url` (3 s to connect), always closed after. */
+export const withPostgres = async (url, f) => {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 })
+  client.on("error", () => undefined)
+  await client.connect()
+  try {
+    return await f(client)
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import net from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import pg from "pg"
+import { withPostgres } from "./lib.mjs"
 import { CHECK_INTER_MS, CHECK_TIMEOUT_MS, haproxyVersion, serverStates, startHaproxy } from "./trial/haproxy.mjs"
 import { broadcastFigures, httpClients, makeStats, posters, wsClients } from "./trial/load.mjs"
 import { startReplica, stopReplica } from "./trial/replica.mjs"
@@ -43,16 +43,7 @@ if (version === null) {
 }
 if (!existsSync("dist/main.js")) fail("dist/main.js is missing: run `npm run build` first (npm run trial:rolling does)")
 
-const withPg = async (f) => {
-  const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3_000 })
-  client.on("error", () => undefined)
-  await client.connect()
-  try {
-    return await f(client)
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
+const withPg = (f) => withPostgres(postgresUrl, f)
 await withPg((client) => client.query("SELECT 1")).catch((error) => fail(`Postgres unreachable at ${new URL(postgresUrl).host} (${error.message}); set BENCH_DATABASE_URL`))
 
 const redisPing = () =>

@@ -9,8 +9,7 @@ import { execFileSync } from "node:child_process"
 import { mkdtempSync, rmSync, symlinkSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
-import pg from "pg"
-import { load, servers, sleep, start } from "../lib.mjs"
+import { load, servers, sleep, start, withPostgres } from "../lib.mjs"
 
 const JOURNAL_COMMIT = "0c58787"
 /** The journal measured with these figures on JOURNAL_COMMIT, 2026-12-01: the median of three
@@ -27,16 +26,7 @@ const POLL_MS = 10
 
 const postgresUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 
-const withClient = async (url, f) => {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 })
-  client.on("error", () => undefined)
-  await client.connect()
-  try {
-    return await f(client)
-  } finally {
-    await client.end().catch(() => undefined)
-  }
-}
+const withClient = withPostgres
 
 const postgresReachable = () => withClient(postgresUrl, (client) => client.query("SELECT 1")).then(() => true, () => false)
 
