@@ -71,6 +71,7 @@ export const make = Effect.gen(function*() {
       running.set(worker, meta.id)
       JobMetrics.countState("running")
       const attempt = meta.attempts + 1
+      yield* Effect.logDebug("job started").pipe(Effect.annotateLogs({ jobId: meta.id, attempt }))
       return yield* work(meta.id, job).pipe(
         // recover in the goroutine that panics: log the cause, record the attempt, go on
         Effect.catchAllDefect((defect) => {
