@@ -72,6 +72,7 @@ export const make = Effect.gen(function*() {
     clientCaused: boolean
   ) => {
     try {
+      // owner: this guarded callback (see `runSync` above): synchronous, done before it returns.
       runSync(Effect.gen(function*() {
         if (clientCaused) yield* Metric.increment(Metric.tagged(clientErrors, "kind", kind))
         const { suppressed, write } = admit(kind, yield* Clock.currentTimeMillis)

@@ -63,6 +63,8 @@ export const make = (
 ): Effect.Effect<Link, never, Scope.Scope> =>
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<never>()
+    // owner: the ioredis listener that calls `log`. Each run is one synchronous log line inside
+    // that callback, finished before it returns: no fiber outlives it.
     const runSync = Runtime.runSync(runtime)
     const log = (effect: Effect.Effect<void>) => {
       try {
