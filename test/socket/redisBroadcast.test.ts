@@ -41,6 +41,7 @@ const received = async (client: Client, nonce: string, tag: string, timeoutMs = 
 
 const scrape = async (service: Service) => (await fetch(`http://127.0.0.1:${service.adminPort}/metrics`)).text()
 
+
 describe.skipIf(!sharedRedis)("broadcast across two replicas (processes, shared Redis)", () => {
   // Catches: a broadcast that stays in its process (B never gets it); a replica that delivers its
   // own message twice (locally and again from the channel: origin not ignored); a replica that
@@ -86,6 +87,18 @@ const waitForCount = (logs: CapturedLogs, message: string, n: number, timeoutMs 
   logs.waitForLine(() => linesWith(logs, message).length >= n, timeoutMs)
 
 const promise = <A>(make: () => Promise<A>) => Effect.promise(make)
+
+/** Our clients on `redis` once Redis has noticed the closes (up to 3 s), for the release tests. */
+const clientsAfterClose = (redis: { readonly clientNames: () => Promise<ReadonlyArray<string>> }) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + 3_000
+    let names = yield* promise(() => redis.clientNames())
+    while (names.length > 0 && Date.now() < deadline) {
+      yield* Effect.sleep("50 millis")
+      names = yield* promise(() => redis.clientNames())
+    }
+    return names
+  })
 
 describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (stopped, frozen, fed garbage)", () => {
   // Catches: local delivery that depends on Redis (an offline queue, or awaiting the publish);
@@ -154,13 +167,7 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
         ])
       }))
       // Released: Redis sees none of our connections (it may take a moment to notice a close).
-      const deadline = Date.now() + 3_000
-      let names = yield* promise(() => redis.clientNames())
-      while (names.length > 0 && Date.now() < deadline) {
-        yield* Effect.sleep("50 millis")
-        names = yield* promise(() => redis.clientNames())
-      }
-      expect(names).toEqual([])
+      expect(yield* clientsAfterClose(redis)).toEqual([])
     }).pipe(Effect.provide(logs.layer))
   }, 30_000)
 
@@ -179,13 +186,7 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
       const releasedAfter = Date.now() - started
       redis.thaw()
       expect(releasedAfter).toBeLessThan(5_000)
-      const deadline = Date.now() + 3_000
-      let names = yield* promise(() => redis.clientNames())
-      while (names.length > 0 && Date.now() < deadline) {
-        yield* Effect.sleep("50 millis")
-        names = yield* promise(() => redis.clientNames())
-      }
-      expect(names).toEqual([])
+      expect(yield* clientsAfterClose(redis)).toEqual([])
     }).pipe(Effect.provide(logs.layer))
   }, 30_000)
 
