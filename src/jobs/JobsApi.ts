@@ -1,9 +1,9 @@
 // The jobs feature's routes: POST /jobs and GET /jobs/:id, declared with HttpApi and handled here.
 // JobsFeature.ts adds them to the public API; nothing outside src/jobs names them.
-import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Effect, Option, Schema } from "effect"
-import { MAX_SLEEP_MS, PublicApi } from "../http/public/Api.js"
-import { NotFound, onTheWire, ShuttingDown } from "../http/public/ApiErrors.js"
+import { EXAMPLE_MS, MAX_SLEEP_MS, PublicApi } from "../http/public/Api.js"
+import { NotFound, onTheWire, ShuttingDown, Wire } from "../http/public/ApiErrors.js"
 import { JobStore } from "./JobStore.js"
 import { WorkerPool } from "./WorkerPool.js"
 
@@ -28,8 +28,15 @@ export const JobView = Schema.Struct({
  * most MAX_JSON_DEPTH - 1 levels inside this object, numbers finite: see http/public/BoundedBody),
  * so the journal can always write it back out. */
 export const NewJob = Schema.Struct({
-  ms: Schema.Int.pipe(Schema.between(0, MAX_SLEEP_MS, { message: () => `must be an integer between 0 and ${MAX_SLEEP_MS}` })),
-  payload: Schema.optionalWith(Schema.Unknown, { default: () => null })
+  // Schema.Number + int, not Schema.Int: the same check, documented inline as an integer (Int is a $ref).
+  ms: Schema.Number.pipe(
+    Schema.int(),
+    Schema.between(0, MAX_SLEEP_MS, { message: () => `must be an integer between 0 and ${MAX_SLEEP_MS}` })
+  ).annotations({ title: "ms", description: "milliseconds the sample job waits", examples: [EXAMPLE_MS] }),
+  payload: Schema.optionalWith(
+    Schema.Unknown.annotations({ description: "any JSON, kept with the job (null when absent)", examples: [{ to: "ada" }] }),
+    { default: () => null }
+  )
 })
 
 export class Jobs extends HttpApiGroup.make("jobs")
@@ -37,15 +44,25 @@ export class Jobs extends HttpApiGroup.make("jobs")
     HttpApiEndpoint.post("submit", "/jobs")
       .setPayload(NewJob)
       .addSuccess(Schema.Struct({ id: Schema.String }), { status: 202 })
+      .addError(Wire.BadRequest)
+      .addError(Wire.PayloadTooLarge)
+      .addError(Wire.UnsupportedMediaType)
       .addError(onTheWire(QueueFull, 429))
-      .addError(onTheWire(ShuttingDown, 503))
+      .addError(Wire.ShuttingDown)
       .addError(onTheWire(StoreUnavailable, 503))
+      .annotate(OpenApi.Summary, "Queue a job; 202 with its id once the job store committed it")
+      .annotate(
+        OpenApi.Description,
+        "The sample job waits `ms` milliseconds. 429 `QueueFull` when JOB_QUEUE_SIZE jobs are unfinished; 503 `ShuttingDown` once the workers stopped, `StoreUnavailable` when the store cannot write (nothing was accepted; retry later). A body over 1 MiB is 413."
+      )
   )
   .add(
     HttpApiEndpoint.get("get", "/jobs/:id")
       .setPath(Schema.Struct({ id: Schema.String }))
       .addSuccess(JobView)
+      .addError(Wire.NotFound)
       .addError(onTheWire(StoreUnavailable, 503))
+      .annotate(OpenApi.Summary, "A job's state, read from the job store; 404 for an unknown id")
   )
 {}
 

@@ -1,9 +1,9 @@
 // The upstream feature's route: GET /upstream, declared with HttpApi and handled here.
 // UpstreamFeature.ts adds it to the public API; nothing outside src/resilience names it.
-import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup } from "@effect/platform"
+import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Effect, Schema } from "effect"
 import { PublicApi } from "../http/public/Api.js"
-import { onTheWire } from "../http/public/ApiErrors.js"
+import { onTheWire, Wire } from "../http/public/ApiErrors.js"
 import { Upstream } from "./Upstream.js"
 
 // The wire errors (each {"error": "<tag>", "message"} with 503); Upstream.ts has the domain ones.
@@ -22,6 +22,12 @@ export class UpstreamGroup extends HttpApiGroup.make("upstream")
       .addError(onTheWire(UpstreamNotConfigured, 503))
       .addError(onTheWire(CircuitOpen, 503))
       .addError(onTheWire(UpstreamUnavailable, 503))
+      .addError(Wire.RequestTimeout)
+      .annotate(OpenApi.Summary, "Call the upstream dependency and wrap its JSON")
+      .annotate(
+        OpenApi.Description,
+        "GET UPSTREAM_URL with a timeout per attempt, retries with backoff and a circuit breaker. 503 `UpstreamNotConfigured` when UPSTREAM_URL is unset, `CircuitOpen` while the breaker is open, `UpstreamUnavailable` when the upstream failed after retries, `RequestTimeout` when the request's own timeout cut the call."
+      )
   )
 {}
 

@@ -1,4 +1,4 @@
-// Errors every public route may answer (features declare their own beside their routes). In code they are Schema.TaggedError classes (`yield* new X(...)`);
+// The public API's shared errors (features declare their own beside their routes). In code they are Schema.TaggedError classes (`yield* new X(...)`);
 // on the wire every one is {"error": "<Tag>", "message": "..."} with its HTTP status, and the
 // typed client decodes that body back into the class.
 import { HttpApiSchema } from "@effect/platform"
@@ -28,6 +28,24 @@ export class ShuttingDown extends Schema.TaggedError<ShuttingDown>()("ShuttingDo
 export class InternalServerError
   extends Schema.TaggedError<InternalServerError>()("InternalServerError", { message: Schema.String })
 {}
+/** Sent by the request lifecycle (http/RequestLifecycle) when a request runs past REQUEST_TIMEOUT_MS. */
+export class RequestTimeout extends Schema.TaggedError<RequestTimeout>()("RequestTimeout", { message: Schema.String }) {}
+/** Sent by the route gate (ErrorsMiddleware) for a body type the endpoint does not read. */
+export class UnsupportedMediaType
+  extends Schema.TaggedError<UnsupportedMediaType>()("UnsupportedMediaType", { message: Schema.String })
+{}
+
+/** The shared errors with their statuses, to declare on the endpoints that can answer them
+ * (`.addError(Wire.BadRequest)`): one schema each, so the document names each error once. */
+export const Wire = {
+  BadRequest: onTheWire(BadRequest, 400),
+  NotFound: onTheWire(NotFound, 404),
+  PayloadTooLarge: onTheWire(PayloadTooLarge, 413),
+  UnsupportedMediaType: onTheWire(UnsupportedMediaType, 415),
+  InternalServerError: onTheWire(InternalServerError, 500),
+  ShuttingDown: onTheWire(ShuttingDown, 503),
+  RequestTimeout: onTheWire(RequestTimeout, 503)
+}
 
 /** The readiness probe's 503s are not error bodies: {"status":"draining"} from shutdown on, and
  * NotReady while a feature cannot serve (its store is unreachable). */

@@ -5,6 +5,7 @@ import { type Context, Effect, Layer, Option } from "effect"
 import * as NodeEdge from "../../lifecycle/NodeEdge.js"
 import { Shutdown } from "../../lifecycle/Shutdown.js"
 import { Api } from "./Api.js"
+import * as ApiDocument from "./ApiDocument.js"
 import { Draining, NotReady } from "./ApiErrors.js"
 import * as ErrorsMiddleware from "./ErrorsMiddleware.js"
 import type { Contribution, ReadinessCheck } from "./PublicRoutes.js"
@@ -52,7 +53,8 @@ export const make = (contributions: ReadonlyArray<Contribution>, readiness: Read
       if (group.identifier in Api.groups) return yield* Effect.dieMessage(`PublicApp: a feature's group is named "${group.identifier}", like a core group`)
     }
     // The served API is only known here: HttpApi's types cannot follow a list built at startup.
-    const api: typeof Api = contributions.reduce((api, { group }) => api.add(group) as any, Api)
+    // Its document is made once it is whole (an operation lists what its own endpoint declares).
+    const api: typeof Api = ApiDocument.documented(contributions.reduce((api, { group }) => api.add(group) as any, Api)) as any
     const ApiLive = HttpApiBuilder.api(api).pipe(
       Layer.provide([healthLive(readiness), WorkLive, ...contributions.map(({ handlers }) => handlers)])
     )
