@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import type { TestOverrides } from "../../src/config/AppConfig.js"
 import * as UpstreamFeature from "../../src/resilience/UpstreamFeature.js"
+import { expectErrors } from "../http/openApiDocument.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { get, startPublic } from "../support/publicServer.js"
@@ -12,7 +13,25 @@ import { startUpstream } from "./fakeUpstream.js"
 const startPublicWith = (config: TestOverrides) =>
   startPublic({ features: UpstreamFeature.layer, config })
 
+/** What GET /upstream can answer besides success (DESIGN section 4): 503 when unconfigured, while the
+ * breaker is open, when the upstream failed after retries, or when the request's own timeout cut
+ * the call; a defect (500). Never a 4xx: it reads no input. */
+const UPSTREAM_ERRORS = {
+  "get /upstream": {
+    500: ["InternalServerError"],
+    503: ["CircuitOpen", "RequestTimeout", "UpstreamNotConfigured", "UpstreamUnavailable"]
+  }
+}
+
 describe("upstream route", () => {
+  it.live("/openapi.json: GET /upstream has a summary and lists only the errors it can answer", () =>
+    leakCheck(Effect.gen(function*() {
+      const { baseUrl } = yield* startPublicWith({})
+      const { body } = yield* get(`${baseUrl}/openapi.json`)
+      expectErrors(body, UPSTREAM_ERRORS)
+      expect(body.paths["/upstream"].get.summary).toMatch(/\w/)
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
   it.live("GET /upstream wraps the upstream's JSON; unset URL -> 503 UpstreamNotConfigured", () =>
     leakCheck(Effect.gen(function*() {
       const fake = yield* Effect.promise(() => startUpstream())
