@@ -98,6 +98,9 @@ export const make = (options: CircuitBreakerOptions): Effect.Effect<CircuitBreak
       gauge.unsafeUpdate(gaugeValue[next._tag], [])
       return { from, to: next._tag, reason, annotations, cause }
     }
+    // Its series is exported (at 0, closed) from the moment the breaker is made: the upstream
+    // feature makes its breaker while its layer is built, so the first scrape has
+    // circuit_breaker_state{name="upstream"}. One series per breaker: names are ours, a closed set.
     gauge.unsafeUpdate(gaugeValue.closed, [])
     const log = logTransition(options.name)
 
