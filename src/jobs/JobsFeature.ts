@@ -6,6 +6,7 @@ import { Effect, Layer } from "effect"
 import { PublicRoutes } from "../http/public/PublicRoutes.js"
 import * as JobDatabase from "./JobDatabase.js"
 import { Jobs, JobsLive } from "./JobsApi.js"
+import * as JobMetrics from "./JobMetrics.js"
 import * as JobStore from "./JobStore.js"
 import * as WorkerPool from "./WorkerPool.js"
 
@@ -21,5 +22,6 @@ const routes = Layer.effectDiscard(Effect.gen(function*() {
 export const layer = routes.pipe(
   Layer.provideMerge(WorkerPool.layer),
   Layer.provideMerge(JobStore.layer),
-  Layer.provideMerge(JobDatabase.layer)
+  Layer.provideMerge(JobDatabase.layer),
+  Layer.merge(JobMetrics.layer)
 )

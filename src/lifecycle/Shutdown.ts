@@ -36,7 +36,8 @@ export class Shutdown extends Context.Tag("app/Shutdown")<Shutdown, {
   readonly forced: Effect.Effect<ReadonlyArray<string>>
 }>() {}
 
-const phaseDuration = Metric.gauge("shutdown_phase_duration_seconds", {
+// Exported from the first scrape with one series per core phase (observability/CoreMetrics).
+export const phaseDuration = Metric.gauge("shutdown_phase_duration_seconds", {
   description: "Duration of the last run of each shutdown phase, in seconds (also logged: the process exits)."
 })
 

@@ -41,6 +41,16 @@ const histogramFor = (route: string) => {
   return histogram
 }
 
+/** The series exported before any request ends. The route labels are open-ended, so no zero
+ * series can stand for all of them: the one chosen is GET /metrics 200 on the admin port, the
+ * request certain to come (Prometheus's own scrape) and the series the first scrape creates
+ * anyway, so pre-registering it adds no series that would not exist. In-flight starts at 0. */
+export const register = (): void => {
+  inFlight.register()
+  counterFor("GET", "/metrics", 200).register()
+  histogramFor("/metrics").register()
+}
+
 export const requestStarted = (): void => inFlight.unsafeModify(1, [])
 
 /** Records one answered request; synchronous, for the request path. */

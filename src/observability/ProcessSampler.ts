@@ -1,5 +1,6 @@
 /**
- * Samples process figures into gauges: resident memory and event-loop lag.
+ * The core's observability layer: registers the core's metric families (CoreMetrics), then
+ * samples process figures into gauges: resident memory and event-loop lag.
  * Owns: a node event-loop delay monitor (enabled on acquire, disabled on release) and the
  *   supervised fiber that samples it every second.
  * Does not own: the gauges' exposition (the /metrics route reads the metric registry).
@@ -8,6 +9,7 @@
 import { Effect, Layer, Metric } from "effect"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { periodic, supervise } from "../lifecycle/Supervisor.js"
+import * as CoreMetrics from "./CoreMetrics.js"
 
 export const residentMemory = Metric.gauge("process_resident_memory_bytes", {
   description: "Resident set size of the process, in bytes."
@@ -17,6 +19,7 @@ export const eventLoopLag = Metric.gauge("nodejs_eventloop_lag_seconds", {
 })
 
 export const layer = Layer.scopedDiscard(Effect.gen(function*() {
+  yield* CoreMetrics.register
   const delay = yield* Effect.acquireRelease(
     Effect.sync(() => {
       const histogram = monitorEventLoopDelay({ resolution: 10 })

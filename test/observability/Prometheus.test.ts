@@ -45,6 +45,21 @@ describe("Prometheus exposition", () => {
       expect([...families.keys()].some((name) => name.startsWith("effect_fiber_"))).toBe(false)
     }))
 
+  it.effect("a registered metric nobody updated is exported at 0: a histogram with every bucket, a tagged counter", () =>
+    Effect.gen(function*() {
+      Metric.histogram("test_unused_seconds", MetricBoundaries.fromIterable([0.5, 2])).register()
+      Metric.tagged(Metric.counter("test_unused_total"), "direction", "in").register()
+      const families = parsePrometheus(yield* Prometheus.scrape)
+      expect(families.get("test_unused_seconds")?.samples.map((sample) => [sample.name, sample.labels["le"], sample.value])).toEqual([
+        ["test_unused_seconds_bucket", "0.5", 0],
+        ["test_unused_seconds_bucket", "2", 0],
+        ["test_unused_seconds_bucket", "+Inf", 0],
+        ["test_unused_seconds_sum", undefined, 0],
+        ["test_unused_seconds_count", undefined, 0]
+      ])
+      expect(families.get("test_unused_total")?.samples).toEqual([{ name: "test_unused_total", labels: { direction: "in" }, value: 0 }])
+    }))
+
   it.live("after N requests, the request counter and the duration count grow by N, labelled by route template", () =>
     leakCheck(withServer({ budgetMs: 2_000 }, ({ beginShutdown, connect }) =>
       Effect.gen(function*() {

@@ -1,5 +1,7 @@
 // /metrics and tracing as an operator and a client see them, against the real process.
 import { describe, expect, it } from "vitest"
+import { CORE_CLIENT_ERROR_KINDS, CORE_SHUTDOWN_PHASES } from "../../src/observability/CoreMetrics.js"
+import { declaredMetrics } from "../observability/declaredMetrics.js"
 import { parsePrometheus, valueOf } from "../support/parsePrometheus.js"
 import { spawnService, waitFor } from "../support/spawnService.js"
 
@@ -28,6 +30,32 @@ describe("observability", () => {
     expect(valueOf(families, "http_request_duration_seconds_count", { route: "/sleep" })).toBe(n + 1)
     expect(valueOf(families, "fibers_owned")).toBeGreaterThanOrEqual(3) // the sampler and two server watchers
     expect(valueOf(families, "process_resident_memory_bytes")).toBeGreaterThan(10_000_000)
+  })
+
+  it("the first scrape, right after listening, has every family the service declares, with its type, at 0", async () => {
+    const declared = declaredMetrics("src")
+    const service = await spawnService()
+    const scrape = async () => parsePrometheus(await (await fetch(`http://127.0.0.1:${service.adminPort}/metrics`)).text())
+    const first = await scrape()
+    for (const { file, name, type } of declared) expect(first.get(name)?.type, `${name} (${file})`).toBe(type)
+    // Nothing has happened yet: every counter and histogram series is 0 (the scrape itself is
+    // counted once it has been answered), and so is every gauge of something not yet begun.
+    for (const family of first.values()) {
+      if (family.type !== "counter" && family.type !== "histogram") continue
+      for (const sample of family.samples) expect(sample.value, `${sample.name} ${JSON.stringify(sample.labels)}`).toBe(0)
+    }
+    const phases = first.get("shutdown_phase_duration_seconds")!.samples
+    expect(phases.map((sample) => sample.labels["phase"]).sort()).toEqual([...CORE_SHUTDOWN_PHASES].sort())
+    expect(phases.every((sample) => sample.value === 0)).toBe(true)
+    // The client-error kinds registered up front are the ones really counted.
+    const kinds = first.get("client_errors_total")!.samples.map((sample) => sample.labels["kind"])
+    expect(kinds.sort()).toEqual([...CORE_CLIENT_ERROR_KINDS].sort())
+    await (await fetch(`http://127.0.0.1:${service.port}/sleep?ms=abc`)).text()
+    await (await fetch(`http://127.0.0.1:${service.port}/no-such-route`)).text()
+    const second = await scrape()
+    expect(valueOf(second, "client_errors_total", { kind: "http bad request" })).toBe(1)
+    expect(valueOf(second, "client_errors_total", { kind: "http not found" })).toBe(1)
+    expect(second.get("client_errors_total")!.samples).toHaveLength(CORE_CLIENT_ERROR_KINDS.length)
   })
 
   it("an incoming traceparent is continued: the response and the request's log lines carry its trace id", async () => {
@@ -67,7 +95,7 @@ describe("observability", () => {
     await waitFor(service.exited, 3_000, "exit")
     const phases = service.lines.filter((line) => line.message === "shutdown phase")
     // The core's phases, in order; features add their own in between (their tests check where).
-    const core = new Set(["drain-delay", "close-listener", "drain", "interrupt", "release"])
+    const core = new Set<string>(CORE_SHUTDOWN_PHASES)
     expect(phases.filter((line) => core.has(String(line.phase))).map((line) => [line.phase, line.server ?? null])).toEqual([
       ["drain-delay", "public"],
       ["close-listener", "public"],

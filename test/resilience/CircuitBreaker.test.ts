@@ -2,6 +2,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Effect, Either, Exit, Fiber, Metric, Ref, TestClock } from "effect"
 import { type CircuitBreaker, make, stateGauge } from "../../src/resilience/CircuitBreaker.js"
+import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 
 class Boom extends Data.TaggedError("Boom")<{}> {}
@@ -179,4 +180,61 @@ describe("CircuitBreaker", { timeout: 5_000 }, () => {
       expect(yield* breaker.protect(Effect.succeed("trial"))).toBe("trial")
       expect(yield* breaker.state).toBe("closed")
     })))
+
+  it.effect("every transition is logged once, with what caused it; refusals and non-transitions write nothing", () => {
+    const logs = captureLogs()
+    const transitions = () =>
+      logs.lines.filter((line) => String(line.message).startsWith("circuit breaker ")).map((line) => [line.level, line.message, line.reason])
+    return leakCheck(Effect.gen(function*() {
+      const breaker = yield* make({ name: "logged", failures: 2, resetMs: 1_000 })
+      yield* failTimes(breaker, 1)
+      expect(transitions()).toEqual([]) // one failure below the threshold is no transition
+      yield* failTimes(breaker, 1) // opens at t=0
+      yield* failTimes(breaker, 3) // refused while open: no line each
+      const opened = logs.lines.find((line) => line.message === "circuit breaker open")
+      expect(opened).toMatchObject({ breaker: "logged", from: "closed", to: "open", failures: 2, resetMs: 1_000 })
+      expect(String(opened?.cause)).toContain("Boom") // the failure that opened it
+      yield* TestClock.adjust(1_000)
+      // An interrupted trial leaves it half-open; the next call is the trial: still one half-open line.
+      const started = yield* Deferred.make<void>()
+      const interrupted = yield* Effect.fork(breaker.protect(held(started, yield* Deferred.make<void>())))
+      yield* Deferred.await(started)
+      yield* Fiber.interrupt(interrupted)
+      expect(logs.lines.find((line) => line.message === "circuit breaker half-open")).toMatchObject({
+        breaker: "logged",
+        from: "open",
+        to: "half-open",
+        openForMs: 1_000
+      })
+      yield* Effect.flip(breaker.protect(Effect.fail(new Boom()))) // the next trial fails: open again
+      yield* TestClock.adjust(1_000)
+      yield* breaker.protect(Effect.void) // a trial that succeeds: closed
+      expect(logs.lines.find((line) => line.message === "circuit breaker closed")).toMatchObject({
+        breaker: "logged",
+        from: "half-open",
+        to: "closed"
+      })
+      expect(transitions()).toEqual([
+        ["warn", "circuit breaker open", "2 consecutive failures (the last failed)"],
+        ["info", "circuit breaker half-open", "reset timeout elapsed: one trial call let through"],
+        ["warn", "circuit breaker open", "trial call failed"],
+        ["info", "circuit breaker half-open", "reset timeout elapsed: one trial call let through"],
+        ["info", "circuit breaker closed", "trial call succeeded"]
+      ])
+    })).pipe(Effect.provide(logs.layer))
+  })
+
+  it.effect("countInterruption: a breaker opened by interrupted calls says so", () => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const breaker = yield* make({ name: "logged-interruptions", failures: 1, resetMs: 1_000, countInterruption: true })
+      const started = yield* Deferred.make<void>()
+      const call = yield* Effect.fork(breaker.protect(held(started, yield* Deferred.make<void>())))
+      yield* Deferred.await(started)
+      yield* Fiber.interrupt(call)
+      const opened = logs.lines.filter((line) => line.message === "circuit breaker open")
+      expect(opened).toHaveLength(1)
+      expect(opened[0]).toMatchObject({ breaker: "logged-interruptions", reason: "1 consecutive failures (the last interrupted)" })
+    })).pipe(Effect.provide(logs.layer))
+  })
 })
