@@ -2,6 +2,7 @@
 // that are not URLs, and how refusals are logged.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
+import * as AppConfig from "../../src/config/AppConfig.js"
 import * as AdminApp from "../../src/http/admin/AdminApp.js"
 import * as OwnedServer from "../../src/http/OwnedServer.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
@@ -13,7 +14,7 @@ import { RawConnection } from "../support/RawConnection.js"
 
 const TOKEN = "admin-secret-token"
 
-const startAdmin = (token: string | undefined, budgetMs = 2_000) =>
+const startAdmin = (token: string | undefined, budgetMs = 2_000, config: AppConfig.TestOverrides = {}) =>
   Effect.gen(function*() {
     const shutdown = yield* Shutdown.make(budgetMs)
     const registry = yield* FiberRegistry.make
@@ -24,7 +25,8 @@ const startAdmin = (token: string | undefined, budgetMs = 2_000) =>
     )
     const server = yield* OwnedServer.make({ name: "admin", host: "127.0.0.1", port: 0, drainDelayMs: 0, requestTimeoutMs: 5_000 }, app).pipe(
       Effect.provideService(Shutdown.Shutdown, shutdown),
-      Effect.provideService(FiberRegistry.FiberRegistry, registry)
+      Effect.provideService(FiberRegistry.FiberRegistry, registry),
+      Effect.provideService(AppConfig.AppConfig, AppConfig.test(config))
     )
     return { port: server.port, shutdown }
   })
@@ -124,4 +126,19 @@ describe("admin routes", () => {
       expect(view.holding["http.admin"]).toEqual({ requests: { "/debug/shutdown": 1 } })
       expect(view.fibers).toEqual(expect.arrayContaining([expect.objectContaining({ name: "GET /debug/shutdown", owner: "http.admin" })]))
     }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
+  it.live("LOG_REQUESTS=true: admin requests get their access line too, refusals included", () => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const { port } = yield* startAdmin(TOKEN, 2_000, { logRequests: true })
+      const metrics = yield* send(port, "GET", "/metrics", { authorization: `Bearer ${TOKEN}` })
+      expect(metrics.status).toBe(200)
+      expect((yield* send(port, "GET", "/metrics")).status).toBe(401)
+      const access = logs.lines.filter((line) => line.message === "request")
+      expect(access).toMatchObject([
+        { level: "info", server: "admin", method: "GET", route: "/metrics", status: 200, traceId: metrics.headers["x-trace-id"] },
+        { level: "info", server: "admin", method: "GET", route: "unmatched", status: 401 }
+      ])
+    }).pipe(Effect.provide(logs.layer)))
+  }, 10_000)
 })
