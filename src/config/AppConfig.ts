@@ -37,6 +37,8 @@ export const appConfig = Config.all({
   drainDelayMs: millis("DRAIN_DELAY_MS", 0),
   requestTimeoutMs: millis("REQUEST_TIMEOUT_MS", 30_000, { min: 1, max: 3_600_000 }),
   logLevel: oneOf("LOG_LEVEL", "info", LogLevels),
+  // One access line per request: at info when true, else at debug (so LOG_LEVEL=debug shows it).
+  logRequests: flag("LOG_REQUESTS"),
   // The optional features' settings (src/socket, src/resilience, src/jobs) live here too, so that
   // one read validates everything before anything starts. A deleted feature's block is harmless
   // (read, validated, unused); to drop it, delete it here, in `test` below and in test/config.
@@ -114,6 +116,7 @@ export const test = (overrides: TestOverrides = {}): AppConfigShape => ({
   drainDelayMs: 0,
   requestTimeoutMs: 30_000,
   logLevel: "info",
+  logRequests: false,
   wsPingIntervalMs: 15_000,
   wsPongTimeoutMs: 10_000,
   wsMaxMessageBytes: 65_536,

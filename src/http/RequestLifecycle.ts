@@ -6,12 +6,20 @@
 // - interruption, failures and defects become JSON error responses; defects are logged with
 //   their full cause and never leak to the client;
 // - every response is labelled with its route template (WireMetrics counts it when it is on the
-//   wire), carries x-trace-id, and every 429/503 carries Retry-After.
+//   wire), carries x-trace-id, and every 429/503 carries Retry-After;
+// - the requests in flight are counted by route template in the shutdown's book of what holds
+//   the drain (GET /debug/shutdown);
+// - one access line per request (method, route, status, durationMs, traceId, spanId): at info
+//   with LOG_REQUESTS, else at debug. Whether it can be written at all is decided once per server
+//   (see AccessLog); when it cannot, a request does no work for it.
 import { HttpServerError, HttpServerRequest, HttpServerResponse, HttpTraceContext, type HttpApp } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Cause, type Context, Effect, Equal, FiberId, FiberSet, HashSet, Option, type Tracer } from "effect"
+import { Cause, Context, Effect, Equal, type Fiber, FiberId, FiberRef, FiberSet, HashSet, type LogLevel, Option, type Tracer } from "effect"
+import { AppConfig } from "../config/AppConfig.js"
 import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import type { Edge } from "../lifecycle/NodeEdge.js"
+import { Shutdown } from "../lifecycle/Shutdown.js"
+import * as AccessLog from "./AccessLog.js"
 import { errorResponse } from "./ErrorResponse.js"
 import * as WireMetrics from "./WireMetrics.js"
 
@@ -73,8 +81,17 @@ const pathOf = (url: string) => {
   return query === -1 ? url : url.slice(0, query)
 }
 
-/** The route template for the metrics (the router sets http.route on the server span), and the
- * trace id for the client. Requests that matched no route share one label: no label explosion. */
+/** WireMetrics' label for a request no route matched. */
+const UNMATCHED = "unmatched"
+
+/** The route template the router set on the server span; requests that matched no route share
+ * one label (no label explosion), the one http_requests_total uses. */
+const routeOf = (span: Tracer.Span): string => {
+  const route = span.attributes.get("http.route")
+  return route === undefined ? UNMATCHED : String(route)
+}
+
+/** The route template for the metrics, and the trace id for the client. */
 const observe = (request: HttpServerRequest.HttpServerRequest, span: Tracer.Span) =>
 (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
   const route = span.attributes.get("http.route")
@@ -89,13 +106,45 @@ const withRetryAfter = (response: HttpServerResponse.HttpServerResponse) => {
   return HttpServerResponse.setHeader(response, "retry-after", response.status === 429 ? "1" : "5")
 }
 
+/** In-flight requests by route template, read when GET /debug/shutdown asks. */
+const byRoute = (inFlight: ReadonlySet<Tracer.Span>): Record<string, number> => {
+  const counts: Record<string, number> = {}
+  for (const span of inFlight) {
+    const route = routeOf(span)
+    counts[route] = (counts[route] ?? 0) + 1
+  }
+  return counts
+}
+
+/** What one server decides once, from its first request's fiber (the runtime the server was
+ * built with: its AppConfig, minimum log level and Shutdown). */
+interface PerServer {
+  /** Undefined: no access line can be written (LOG_REQUESTS off and LOG_LEVEL above debug). */
+  readonly accessLevel: LogLevel.LogLevel | undefined
+  readonly inFlight: Set<Tracer.Span>
+}
+
+const setUp = (owner: string, fiber: Fiber.RuntimeFiber<unknown, unknown>): PerServer => {
+  const context = fiber.currentContext
+  const logRequests = Option.exists(Context.getOption(context, AppConfig), (config) => config.logRequests)
+  const inFlight = new Set<Tracer.Span>()
+  const shutdown = Context.getOption(context, Shutdown)
+  // The contribution stays for the program's life: once this server has drained it counts nothing.
+  if (Option.isSome(shutdown)) shutdown.value.holders.unsafeAdd(owner, () => ({ requests: byRoute(inFlight) }))
+  return { accessLevel: AccessLog.levelFor(logRequests, fiber.getFiberRef(FiberRef.currentMinimumLogLevel)), inFlight }
+}
+
 export const withRequestLifecycle = <E, R>(
   app: HttpApp.Default<E, R>,
   options: RequestLifecycleOptions
 ): HttpApp.Default<never, R> => {
+  const serverName = options.owner.startsWith("http.") ? options.owner.slice("http.".length) : options.owner
+  let perServer: PerServer | undefined
   return Effect.withFiberRuntime((fiber) => {
     FiberSet.unsafeAdd(options.requests, fiber)
+    const { accessLevel, inFlight } = perServer ??= setUp(options.owner, fiber)
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const startedAt = accessLevel === undefined ? 0 : performance.now()
       // If interrupting ever threw, the request would run unbounded: close its socket instead.
       const timer = setTimeout(
         options.edge.guard(
@@ -106,6 +155,7 @@ export const withRequestLifecycle = <E, R>(
         options.timeoutMs
       )
       const path = pathOf(request.url)
+      let held: Tracer.Span | undefined
       return Effect.useSpan(`http.server ${request.method}`, {
         parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers)),
         kind: "server",
@@ -113,14 +163,28 @@ export const withRequestLifecycle = <E, R>(
       }, (span) => {
         span.attribute("http.request.method", request.method)
         span.attribute("url.path", path)
-        return app.pipe(
+        held = span
+        inFlight.add(span)
+        const answered = app.pipe(
           Effect.withParentSpan(span),
           Effect.interruptible,
           Effect.catchAllCause(respondToFailure(options.timeoutMs, request)),
           Effect.map(observe(request, span))
         )
+        if (accessLevel === undefined) return answered
+        return Effect.tap(answered, (response) =>
+          AccessLog.write(accessLevel, {
+            server: serverName,
+            method: request.method,
+            route: routeOf(span),
+            status: response.status,
+            durationMs: AccessLog.since(startedAt)
+          }).pipe(Effect.withParentSpan(span)))
       }).pipe(
-        Effect.ensuring(Effect.sync(() => clearTimeout(timer))),
+        Effect.ensuring(Effect.sync(() => {
+          clearTimeout(timer)
+          if (held !== undefined) inFlight.delete(held)
+        })),
         options.registry.track(`${request.method} ${path}`, options.owner)
       )
     })

@@ -1,19 +1,22 @@
 /**
  * The shutdown latch and its one budget.
  * Owns: the latch (a Deferred of the first ShutdownReason), the instant shutdown began, the
- *   record of what had to be forced at the deadline.
+ *   record of what had to be forced at the deadline, which phases are running, and the book of
+ *   what still holds the drain (DrainHolders: each holder contributes its own counts).
  * Does not own: anything it stops. Each owner stops its own resources when its scope closes and
  *   asks this service how much of the budget is left.
  * Released when: never; it is state that lives as long as the program.
  */
 import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Layer, Metric, Option } from "effect"
 import { AppConfig } from "../config/AppConfig.js"
+import * as DrainHolders from "./DrainHolders.js"
 import { label, type ShutdownReason } from "./ShutdownReason.js"
 
 export class Shutdown extends Context.Tag("app/Shutdown")<Shutdown, {
   readonly budgetMs: number
-  /** Completes the latch if it is still open; logs either way. True when this call won. */
-  readonly trigger: (reason: ShutdownReason) => Effect.Effect<boolean>
+  /** Completes the latch if it is still open; logs either way (with `details`, e.g. who asked).
+   * True when this call won. */
+  readonly trigger: (reason: ShutdownReason, details?: Readonly<Record<string, unknown>>) => Effect.Effect<boolean>
   /** Waits for the first reason. */
   readonly await: Effect.Effect<ShutdownReason>
   /** Synchronous, for node callbacks on the hot path (readiness, Connection: close). */
@@ -34,6 +37,12 @@ export class Shutdown extends Context.Tag("app/Shutdown")<Shutdown, {
   /** Records something the deadline had to cut short (it makes the exit code 124). */
   readonly recordForced: (what: string) => Effect.Effect<void>
   readonly forced: Effect.Effect<ReadonlyArray<string>>
+  /** The phases running now, in the order they started (several run at once: release, drain). */
+  readonly runningPhases: () => ReadonlyArray<string>
+  /** The last phase that started, if any. */
+  readonly lastPhase: () => string | undefined
+  /** What still holds the drain, by owner (GET /debug/shutdown reads it). */
+  readonly holders: DrainHolders.DrainHolders
 }>() {}
 
 // Exported from the first scrape with one series per core phase (observability/CoreMetrics).
@@ -46,15 +55,25 @@ export const make = (budgetMs: number) =>
     const latch = yield* Deferred.make<ShutdownReason>()
     const state: { reason: Option.Option<ShutdownReason>; startedAt: number } = { reason: Option.none(), startedAt: 0 }
     const forced: Array<string> = []
+    const running: Array<string> = []
+    let lastPhase: string | undefined
+    const phaseStarted = (name: string) => {
+      running.push(name)
+      lastPhase = name
+    }
+    const phaseEnded = (name: string) => {
+      const at = running.lastIndexOf(name)
+      if (at !== -1) running.splice(at, 1)
+    }
 
     const elapsed = Effect.map(Clock.currentTimeMillis, (now) => Option.isSome(state.reason) ? now - state.startedAt : 0)
 
-    const trigger = (reason: ShutdownReason) =>
+    const trigger = (reason: ShutdownReason, details: Readonly<Record<string, unknown>> = {}) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
         if (Option.isSome(state.reason)) {
           yield* Effect.logInfo("shutdown already in progress").pipe(
-            Effect.annotateLogs({ reason: label(reason), firstReason: label(state.reason.value) })
+            Effect.annotateLogs({ ...details, reason: label(reason), firstReason: label(state.reason.value) })
           )
           return false
         }
@@ -63,7 +82,7 @@ export const make = (budgetMs: number) =>
         yield* Deferred.succeed(latch, reason)
         const cause = reason._tag === "Fatal" ? reason.cause : Cause.empty
         const component = reason._tag === "Fatal" ? { component: reason.component } : {}
-        yield* Effect.logInfo("shutdown", cause).pipe(Effect.annotateLogs({ reason: label(reason), budgetMs, ...component }))
+        yield* Effect.logInfo("shutdown", cause).pipe(Effect.annotateLogs({ ...details, reason: label(reason), budgetMs, ...component }))
         return true
       })
 
@@ -71,21 +90,22 @@ export const make = (budgetMs: number) =>
     const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, cut: (value: A) => boolean): Outcome =>
       Exit.isSuccess(exit) ? (cut(exit.value) ? "cut" : "done") : Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "failed"
 
+    const ended = <A, E>(name: string, start: number, exit: Exit.Exit<A, E>, cut: (value: A) => boolean) =>
+      Effect.flatMap(Effect.zip(Clock.currentTimeMillis, elapsed), ([end, sinceTrigger]) =>
+        Metric.set(Metric.tagged(phaseDuration, "phase", name), (end - start) / 1000).pipe(
+          Effect.zipRight(Effect.logInfo("shutdown phase")),
+          Effect.annotateLogs({
+            phase: name,
+            durationMs: end - start,
+            elapsedMs: sinceTrigger,
+            outcome: outcomeOf(exit, cut)
+          })
+        ))
+
     const logged = (name: string) => <A, E, R>(self: Effect.Effect<A, E, R>, cut: (value: A) => boolean) =>
       Effect.flatMap(Clock.currentTimeMillis, (start) =>
-        self.pipe(
-          Effect.onExit((exit) =>
-            Effect.flatMap(Effect.zip(Clock.currentTimeMillis, elapsed), ([end, sinceTrigger]) =>
-              Metric.set(Metric.tagged(phaseDuration, "phase", name), (end - start) / 1000).pipe(
-                Effect.zipRight(Effect.logInfo("shutdown phase")),
-                Effect.annotateLogs({
-                  phase: name,
-                  durationMs: end - start,
-                  elapsedMs: sinceTrigger,
-                  outcome: outcomeOf(exit, cut)
-                })
-              ))
-          ),
+        Effect.zipRight(Effect.sync(() => phaseStarted(name)), self).pipe(
+          Effect.onExit((exit) => Effect.zipRight(Effect.sync(() => phaseEnded(name)), ended(name, start, exit, cut))),
           Effect.annotateLogs({ phase: name })
         ))
 
@@ -106,7 +126,10 @@ export const make = (budgetMs: number) =>
       phase,
       phaseWithin,
       recordForced: (what) => Effect.sync(() => void forced.push(what)),
-      forced: Effect.sync(() => [...forced])
+      forced: Effect.sync(() => [...forced]),
+      runningPhases: () => [...running],
+      lastPhase: () => lastPhase,
+      holders: DrainHolders.make()
     })
   })
 

@@ -23,6 +23,7 @@ describe("AppConfig", () => {
         drainDelayMs: 0,
         requestTimeoutMs: 30_000,
         logLevel: "info",
+        logRequests: false,
         wsPingIntervalMs: 15_000,
         wsPongTimeoutMs: 10_000,
         wsMaxMessageBytes: 65_536,
@@ -50,6 +51,14 @@ describe("AppConfig", () => {
       expect(config).toMatchObject({ port: 0, logLevel: "warn", drainDelayMs: 5_000 })
       expect(Redacted.value(config.adminToken!)).toBe("t")
     }))
+
+  it.effect.each<readonly [string, boolean]>([["true", true], [" TRUE ", true], ["1", true], ["yes", true], ["false", false], ["0", false], ["", false]])(
+    "LOG_REQUESTS=%j -> logRequests %s",
+    ([value, expected]) =>
+      Effect.gen(function*() {
+        expect(Either.getOrThrow(yield* load({ LOG_REQUESTS: value })).logRequests).toBe(expected)
+      })
+  )
 
   it.effect("secrets are Redacted: the values are usable, and shown nowhere", () =>
     Effect.gen(function*() {
@@ -118,6 +127,7 @@ describe("AppConfig", () => {
     ["LOG_LEVEL", "verbose"],
     ["HOST", "http://example"],
     ["DEBUG_HANG_ON_SHUTDOWN", "maybe"],
+    ["LOG_REQUESTS", "sometimes"],
     ["WORKERS", "0"],
     ["JOB_QUEUE_SIZE", "lots"]
   ])("rejects %s=%j, naming the variable and the value", ([variable, value]) =>

@@ -1,7 +1,8 @@
 // The admin routes on a real OwnedServer over a real socket: methods, OPTIONS, request-targets
 // that are not URLs, and how refusals are logged.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+import * as AppConfig from "../../src/config/AppConfig.js"
 import * as AdminApp from "../../src/http/admin/AdminApp.js"
 import * as OwnedServer from "../../src/http/OwnedServer.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
@@ -13,19 +14,21 @@ import { RawConnection } from "../support/RawConnection.js"
 
 const TOKEN = "admin-secret-token"
 
-const startAdmin = (token: string | undefined) =>
+const startAdmin = (token: string | undefined, budgetMs = 2_000, config: AppConfig.TestOverrides = {}) =>
   Effect.gen(function*() {
-    const shutdown = yield* Shutdown.make(2_000)
+    const shutdown = yield* Shutdown.make(budgetMs)
     const registry = yield* FiberRegistry.make
     yield* Effect.addFinalizer(() => shutdown.trigger(ShutdownReason.Completed()))
     const app = yield* AdminApp.make(token).pipe(
       Effect.provideService(Shutdown.Shutdown, shutdown),
       Effect.provideService(FiberRegistry.FiberRegistry, registry)
     )
-    return yield* OwnedServer.make({ name: "admin", host: "127.0.0.1", port: 0, drainDelayMs: 0, requestTimeoutMs: 5_000 }, app).pipe(
+    const server = yield* OwnedServer.make({ name: "admin", host: "127.0.0.1", port: 0, drainDelayMs: 0, requestTimeoutMs: 5_000 }, app).pipe(
       Effect.provideService(Shutdown.Shutdown, shutdown),
-      Effect.provideService(FiberRegistry.FiberRegistry, registry)
+      Effect.provideService(FiberRegistry.FiberRegistry, registry),
+      Effect.provideService(AppConfig.AppConfig, AppConfig.test(config))
     )
+    return { port: server.port, shutdown }
   })
 
 const send = (port: number, method: string, target: string, headers: Record<string, string> = {}) =>
@@ -39,7 +42,8 @@ describe("admin routes", () => {
   it.live.each([
     ["GET", "/admin/shutdown", "POST, OPTIONS"],
     ["DELETE", "/metrics", "GET, HEAD, OPTIONS"],
-    ["PROPFIND", "/debug/fibers", "GET, HEAD, OPTIONS"]
+    ["PROPFIND", "/debug/fibers", "GET, HEAD, OPTIONS"],
+    ["POST", "/debug/shutdown", "GET, HEAD, OPTIONS"]
   ])("%s %s -> 405 JSON with Allow: %s; OPTIONS -> 204 with the same Allow", ([method, path, allow]) =>
     leakCheck(Effect.gen(function*() {
       const { port } = yield* startAdmin(undefined)
@@ -91,6 +95,50 @@ describe("admin routes", () => {
       expect(warns.every((line) => line.cause === undefined)).toBe(true)
       expect(JSON.stringify(logs.lines)).not.toContain(TOKEN)
       expect(JSON.stringify(logs.lines)).not.toContain("wrong")
+    }).pipe(Effect.provide(logs.layer)))
+  }, 10_000)
+
+  it.live("POST /admin/shutdown: the shutdown line names who asked (remote address)", () => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const { port, shutdown } = yield* startAdmin(TOKEN)
+      const accepted = yield* send(port, "POST", "/admin/shutdown", { authorization: `Bearer ${TOKEN}` })
+      expect(accepted.status).toBe(202)
+      expect(yield* shutdown.reason).toEqual(Option.some(ShutdownReason.Admin()))
+      const line = yield* logs.waitForLine((line) => line.message === "shutdown")
+      expect(line).toMatchObject({ level: "info", reason: "admin", remoteAddress: "127.0.0.1" })
+      // A second ask is logged with its address too.
+      expect((yield* send(port, "POST", "/admin/shutdown", { authorization: `Bearer ${TOKEN}` })).status).toBe(202)
+      const again = yield* logs.waitForLine((line) => line.message === "shutdown already in progress")
+      expect(again).toMatchObject({ reason: "admin", firstReason: "admin", remoteAddress: "127.0.0.1" })
+    }).pipe(Effect.provide(logs.layer)))
+  }, 10_000)
+
+  it.live("GET /debug/shutdown before shutdown: serving, the whole budget left, behind the token", () =>
+    leakCheck(Effect.gen(function*() {
+      const { port } = yield* startAdmin(TOKEN, 7_000)
+      expect((yield* send(port, "GET", "/debug/shutdown")).status).toBe(401)
+      const response = yield* send(port, "GET", "/debug/shutdown", { authorization: `Bearer ${TOKEN}` })
+      expect(response.status).toBe(200)
+      const view = JSON.parse(response.body)
+      expect(view).toMatchObject({ phase: "serving", runningPhases: [], reason: null, elapsedMs: 0, budgetMs: 7_000, budgetLeftMs: 7_000 })
+      // The view's own request is in flight on the admin server while it is built.
+      expect(view.holding["http.admin"]).toEqual({ requests: { "/debug/shutdown": 1 } })
+      expect(view.fibers).toEqual(expect.arrayContaining([expect.objectContaining({ name: "GET /debug/shutdown", owner: "http.admin" })]))
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
+  it.live("LOG_REQUESTS=true: admin requests get their access line too, refusals included", () => {
+    const logs = captureLogs()
+    return leakCheck(Effect.gen(function*() {
+      const { port } = yield* startAdmin(TOKEN, 2_000, { logRequests: true })
+      const metrics = yield* send(port, "GET", "/metrics", { authorization: `Bearer ${TOKEN}` })
+      expect(metrics.status).toBe(200)
+      expect((yield* send(port, "GET", "/metrics")).status).toBe(401)
+      const access = logs.lines.filter((line) => line.message === "request")
+      expect(access).toMatchObject([
+        { level: "info", server: "admin", method: "GET", route: "/metrics", status: 200, traceId: metrics.headers["x-trace-id"] },
+        { level: "info", server: "admin", method: "GET", route: "unmatched", status: 401 }
+      ])
     }).pipe(Effect.provide(logs.layer)))
   }, 10_000)
 })

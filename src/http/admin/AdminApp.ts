@@ -1,9 +1,10 @@
 // The admin listener's routes. A plain table (path -> method -> handler) so a wrong method is
 // answered 405 with Allow, OPTIONS with the same Allow, and an unknown path 404, all as JSON.
 // Every refusal is the client's doing: one warn line (no stack, rate-limited per kind); a 401
-// names the address it came from.
+// names the address it came from, and so does the "shutdown" line of an admin shutdown.
 import { HttpServerRequest, HttpServerResponse, type HttpApp } from "@effect/platform"
 import { Effect, Metric, Option } from "effect"
+import * as DrainView from "../../lifecycle/DrainView.js"
 import { FiberRegistry } from "../../lifecycle/FiberRegistry.js"
 import * as NodeEdge from "../../lifecycle/NodeEdge.js"
 import { Shutdown } from "../../lifecycle/Shutdown.js"
@@ -26,6 +27,8 @@ const pathOf = (url: string): string | undefined => {
   }
 }
 
+const remoteAddressOf = (request: HttpServerRequest.HttpServerRequest) => Option.getOrElse(request.remoteAddress, () => "unknown")
+
 /** GET implies HEAD (Node sends no body for HEAD); OPTIONS is always answered. */
 const allowOf = (methods: Partial<Record<string, Handler>>) => {
   const allow = Object.keys(methods).flatMap((method) => method === "GET" && methods.HEAD === undefined ? ["GET", "HEAD"] : [method])
@@ -37,7 +40,7 @@ const dispatch = (routes: Routes, token: string | undefined, edge: NodeEdge.Edge
     Effect.sync(() => {
       edge.clientError(kind, message, {
         method: request.method,
-        remoteAddress: Option.getOrElse(request.remoteAddress, () => "unknown")
+        remoteAddress: remoteAddressOf(request)
       })
       return response
     })
@@ -76,10 +79,14 @@ export const make = (token: string | undefined) =>
     const edge = yield* NodeEdge.make
     const routes: Routes = {
       "/admin/shutdown": {
-        POST: Effect.as(
-          shutdown.trigger(ShutdownReason.Admin()),
-          HttpServerResponse.unsafeJson({ status: "shutting down" }, { status: 202 })
-        )
+        POST: Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+          Effect.as(
+            shutdown.trigger(ShutdownReason.Admin(), { remoteAddress: remoteAddressOf(request) }),
+            HttpServerResponse.unsafeJson({ status: "shutting down" }, { status: 202 })
+          ))
+      },
+      "/debug/shutdown": {
+        GET: Effect.map(DrainView.snapshot(shutdown, registry), (view) => HttpServerResponse.unsafeJson(view))
       },
       "/debug/fibers": {
         GET: Effect.map(registry.snapshot, (fibers) => HttpServerResponse.unsafeJson({ fibers }))
