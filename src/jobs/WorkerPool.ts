@@ -124,6 +124,8 @@ export const make = Effect.gen(function*() {
       }
     })
 
+  // GET /debug/shutdown: the jobs this replica runs now hold the drain.
+  yield* shutdown.holders.add("jobs", () => ({ running: running.size }))
   // The queue's own lock refresh does nothing (see JobStore): renew our running jobs' leases
   // three times per lease, so a live replica never loses a job it is running.
   const renewEvery = Duration.millis(Math.max(250, Math.floor(config.jobLeaseMs / 3)))
