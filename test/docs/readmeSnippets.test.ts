@@ -9,7 +9,7 @@ describe("README.md TypeScript snippets", () => {
     expect(problems).toEqual([])
     // The README teaches with them: the three files of "add an endpoint", the interruption test.
     expect(snippets.length).toBeGreaterThanOrEqual(4)
-  }, 120_000)
+  }, 180_000)
 
   it("fails a block that does not compile, one that names no file, and TypeScript left unfenced", () => {
     const broken = [
@@ -31,5 +31,5 @@ describe("README.md TypeScript snippets", () => {
       "README.md:10: TypeScript outside a ```ts block is never compiled: fence it as ts and name its file",
       expect.stringMatching(/^README\.md:3 \(test\/docs-example\/broken\.ts:2:14\): TS2322: Type 'string' is not assignable to type 'number'/)
     ])
-  }, 120_000)
+  }, 180_000)
 })

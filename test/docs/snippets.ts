@@ -58,7 +58,17 @@ const compile = (snippets: ReadonlyArray<Snippet>, root: string): Array<string> 
       : ts.createSourceFile(file, snippet.block.text, language, true)
   }
   const program = ts.createProgram({ rootNames: [...files.keys()], options: config.options, host })
-  return ts.getPreEmitDiagnostics(program).map((diagnostic) => {
+  // Only the snippets' own diagnostics: the repository's files are `tsc --noEmit`'s to check, and
+  // checking just these keeps the compiler from checking every body of src/ they reach.
+  const diagnostics = [
+    ...program.getOptionsDiagnostics(),
+    ...program.getGlobalDiagnostics(),
+    ...[...files.keys()].flatMap((file) => {
+      const source = program.getSourceFile(file)!
+      return [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)]
+    })
+  ]
+  return diagnostics.map((diagnostic) => {
     const message = ts.flattenDiagnosticMessageText(diagnostic.messageText, "\n")
     const file = diagnostic.file
     if (file === undefined || diagnostic.start === undefined) return `TS${diagnostic.code}: ${message}`
