@@ -64,7 +64,7 @@ describe("README.md route examples", () => {
       expect(refused, `README.md:${example.line}: ${example.command} -> ${status}`).toBe(false)
     }
     expect((await service.exited).code).toBe(0)
-  }, 60_000)
+  }, 120_000)
 
   it("names each route without an example (so it can fail)", () => {
     const routes: ReadonlyArray<Route> = [

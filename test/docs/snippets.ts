@@ -16,7 +16,7 @@ const isTypeScript = (block: CodeBlock) => block.lang === "ts" || block.lang ===
 const namedPath = (block: CodeBlock): string | undefined =>
   block.text.split("\n")[0]!.match(/^\/\/\s*((?:[\w.@-]+\/)*[\w.@-]+\.(?:ts|mts|cts))\s*$/)?.[1]
 
-/** Lines that read as TypeScript in a block no check compiles (an indented block, a bare fence). */
+/** Lines that read as TypeScript in a block no check would compile (indented, or a bare fence). */
 const looksLikeTypeScript = /^\s*(import .+ from ["']|export (const|class|function|interface|type) |.*\byield\* )/m
 
 export const problemsOf = (markdown: string, root: string): { readonly snippets: ReadonlyArray<Snippet>; readonly problems: Array<string> } => {
@@ -28,7 +28,9 @@ export const problemsOf = (markdown: string, root: string): { readonly snippets:
       if (path === undefined) problems.push(`README.md:${block.line}: a ts block must open with a comment naming its file, e.g. "// src/x/X.ts"`)
       else if (snippets.some((other) => other.path === path)) problems.push(`README.md:${block.line}: ${path} is named by two ts blocks`)
       else snippets.push({ path, block })
-    } else if (block.lang !== "sh" && block.lang !== "mermaid" && block.lang !== "json" && looksLikeTypeScript.test(block.text)) {
+    } else if ((block.lang === "indented" || block.lang === "") && looksLikeTypeScript.test(block.text)) {
+      // A fence labelled with another language (```text for Effect 4's API, say) is the author saying
+      // it is not this repository's TypeScript; an unlabelled or indented block says nothing.
       problems.push(`README.md:${block.line}: TypeScript outside a \`\`\`ts block is never compiled: fence it as ts and name its file`)
     }
   }
