@@ -3,8 +3,9 @@
  * Owns: the process listeners for both signals (guarded: see listenScoped) and the fibers their
  *   callbacks start.
  * Does not own: the shutdown itself. The first signal only completes `received` (one arm of the
- *   main race); a second signal forces the process out at once with 143 (SIGTERM) or 130 (SIGINT)
- *   after logging the owned fibers still running.
+ *   main race); a second signal (not a copy of the first keypress: see SameKeypressWindowMs)
+ *   forces the process out at once with 143 (SIGTERM) or 130 (SIGINT) after logging the owned
+ *   fibers still running.
  * Released when: its layer's scope closes, last but one (after everything it may have to cut short).
  */
 import { Config, Context, Deferred, Effect, FiberSet, Layer, Option } from "effect"
