@@ -10,7 +10,7 @@ import { type Family, parsePrometheus } from "../support/parsePrometheus.js"
 import { spawnService } from "../support/spawnService.js"
 import { metricNames, variableMetricNames } from "./promql.js"
 
-const dashboardPath = "deploy/grafana/owned-service.json"
+const dashboardPath = "deploy/grafana/dashboard.json"
 
 interface Panel {
   readonly type: string
@@ -124,7 +124,7 @@ describe("the PromQL scanner finds metric names and nothing else", () => {
   })
 })
 
-describe("deploy/grafana/owned-service.json", () => {
+describe("deploy/grafana/dashboard.json", () => {
   it("has the panels an operator needs, each with at least one query", () => {
     const queries = queriesOf(dashboard)
     const read = new Set(queries.flatMap((query) => query.names))
