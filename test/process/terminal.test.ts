@@ -122,12 +122,12 @@ const runScript = (script: string, env: Record<string, string>): Group => {
 
 const message = (text: string) => (line: LogLine) => line.message === text
 
-/** npm's own result after the service exited 0 (measured, README "Stopping, and exit codes"). */
+/** npm's own result after the service exited 0 (README "Stopping, and exit codes"): the scripts
+ * `exec` the service, so npm is its direct parent and exits with its code. Without `exec`, dash
+ * (Debian's /bin/sh), signalled too, dies of SIGINT once the service has exited and npm re-raises
+ * it on itself: the terminal would show 130 after a clean drain. */
 const npmAfterCleanExit = (exited: { readonly code: number | null; readonly signal: NodeJS.Signals | null }) =>
-  // With dash as /bin/sh (Debian, Ubuntu) the script's shell, signalled too, dies of SIGINT once
-  // the service has exited, and npm re-raises it on itself; with bash (which exits with its
-  // child's status) or when npm is the service's direct parent, npm exits 0. Never a failure code.
-  exited.signal === "SIGINT" || exited.code === 0
+  exited.code === 0 && exited.signal === null
 
 const freePort = () =>
   new Promise<number>((resolve, reject) => {
