@@ -26,7 +26,7 @@ export const connect = (port: number, options: WebSocket.ClientOptions = {}, pat
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() }))
   )
-  const next = (timeoutMs = 2_000) =>
+  const next = (timeoutMs = 5_000) =>
     waitFor(
       new Promise<unknown>((resolve) => {
         const check = () => {

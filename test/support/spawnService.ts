@@ -11,7 +11,7 @@ export type LogLine = Record<string, unknown> & { readonly message: string }
 export interface Exited {
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
-  /** performance.now() when the child exited. */
+  /** performance.now() when the child exited (the promise settles once its stdio is drained too). */
   readonly at: number
 }
 
@@ -82,8 +82,14 @@ export const spawnService = async (
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
     stderr += chunk
   })
+  // Settled on "close", once stdout and stderr are drained too: a test that reads the log after
+  // the exit sees every line (on "exit" the last lines may still be in the pipe). `at` is the exit.
   const exited = new Promise<Exited>((resolve) => {
-    child.once("exit", (code, signal) => resolve({ code, signal, at: performance.now() }))
+    let at: number | undefined
+    child.once("exit", () => {
+      at = performance.now()
+    })
+    child.once("close", (code, signal) => resolve({ code, signal, at: at ?? performance.now() }))
   })
 
   const waitForLine = (predicate: (line: LogLine) => boolean, timeoutMs = 5_000) =>
