@@ -15,7 +15,7 @@ const response = (connection: RawConnection) => Effect.promise(() => connection.
 /** The victim's socket is closed without an answer. */
 const cutOff = (connection: RawConnection, write: string) =>
   Effect.gen(function*() {
-    const received = yield* Effect.fork(readAll(connection, 3_000))
+    const received = yield* Effect.fork(readAll(connection, 6_000))
     connection.write(write)
     return yield* received
   })
@@ -78,7 +78,7 @@ const beforeShutdown: ReadonlyArray<Case> = [
   },
   {
     where: "request timeout timer",
-    options: { requestTimeoutMs: 100 },
+    options: { requestTimeoutMs: 1_000 },
     victim: ({ connect }) =>
       Effect.flatMap(connect, (c) => cutOff(c, "GET /hold HTTP/1.1\r\nHost: t\r\n\r\n")).pipe(Effect.map((got) => expect(got).toBe("")))
   },
@@ -180,7 +180,7 @@ describe("OwnedServer: a throw in any Node callback fails one request or socket"
       }))), TEST_TIMEOUT)
 
   it.live("the request fiber a planted throw left is not leaked: /hold interrupted by its timeout timer's fallback", () =>
-    leakCheck(withEdgeServer({ faultAt: "request timeout timer", requestTimeoutMs: 100 }, (harness) =>
+    leakCheck(withEdgeServer({ faultAt: "request timeout timer", requestTimeoutMs: 1_000 }, (harness) =>
       Effect.gen(function*() {
         const c = yield* harness.connect
         c.request("/hold")

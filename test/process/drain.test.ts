@@ -79,8 +79,10 @@ describe("drain on SIGTERM", () => {
     const service = await spawnService()
     const connection = await RawConnection.open(service.port)
     connection.write("GET /healthz HTTP/1.1\r\nHost: test\r\n")
-    // The service cannot report bytes it has not parsed into a request: let them cross loopback.
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    // The service cannot report bytes it has not parsed into a request: let them cross loopback and
+    // be read by a child process a loaded machine may not schedule for a while (unread, the socket
+    // would count as idle and be closed at the listener close). Needs a seam to wait for instead.
+    await new Promise((resolve) => setTimeout(resolve, 250))
     service.signal("SIGTERM")
     await listenerClosed(service)
     connection.write("\r\n")
