@@ -6,8 +6,9 @@
 //   npm run test:stress -- test/process      (extra arguments go to vitest: stress one folder)
 //   STRESS_RUNS=5 STRESS_BURNERS=3 npm run test:stress
 //
-// Owns: the burner processes and the vitest child it starts; it kills them when it ends, on a
-// failed run, on Ctrl-C or SIGTERM. Does not own: the test services (each test stops its own).
+// Owns: the burner processes and the vitest child it starts (in a process group of its own, with
+// vitest's workers and the services tests spawn); it kills them when it ends, on Ctrl-C or SIGTERM.
+// Does not own: what a finished run's tests started (each test stops its own).
 // Released when: this script exits; a burner whose parent is gone (this script SIGKILLed) exits
 // by itself within a second.
 import { spawn } from "node:child_process"
@@ -36,8 +37,18 @@ const parent = Number(process.argv[1]); let next = 0
 for (;;) { const now = Date.now(); if (now > next) { next = now + 500; if (process.ppid !== parent) process.exit(0) } }`
 
 const children = new Set()
+// vitest runs in a process group of its own: stopping it stops its workers and every service a
+// test spawned, which would otherwise outlive a run cut short (their tests' cleanup never runs).
 const stopAll = () => {
-  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+  for (const child of children) {
+    if (child.exitCode !== null || child.signalCode !== null) continue
+    try {
+      if (child.group) process.kill(-child.pid, "SIGKILL")
+      else child.kill("SIGKILL")
+    } catch {
+      // already gone
+    }
+  }
   children.clear()
 }
 process.on("exit", stopAll)
@@ -65,11 +76,17 @@ const runOnce = (index) =>
     const child = spawn(
       process.execPath,
       [vitestBin, "run", "--reporter=dot", "--reporter=json", `--outputFile.json=${report}`, ...vitestArgs],
-      { cwd: root, stdio: "inherit", env: { ...process.env, CI: process.env.CI ?? "true" } }
+      { cwd: root, stdio: "inherit", detached: true, env: { ...process.env, CI: process.env.CI ?? "true" } }
     )
+    child.group = true
     children.add(child)
     child.once("exit", (code, signal) => {
       children.delete(child)
+      try {
+        process.kill(-child.pid, "SIGKILL") // anything of this run still in its group
+      } catch {
+        // the group is empty: nothing was left behind
+      }
       const seconds = (performance.now() - started) / 1000
       let result
       try {

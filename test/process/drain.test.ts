@@ -1,7 +1,10 @@
 // The drain contract against the real process: real sockets, real SIGTERM, real exit codes.
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { RawConnection } from "../support/RawConnection.js"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 /** Polls the admin registry (an observation across processes, not a sleep) until n requests run. */
 const untilInFlight = async (service: Service, path: string, n: number) => {
@@ -38,7 +41,7 @@ describe("drain on SIGTERM", () => {
     const exited = await waitFor(service.exited, 10_000, "exit")
     expect(exited.code).toBe(0)
     expect(exited.at - lastResponse).toBeLessThan(5_000)
-  }, 45_000)
+  }, 135_000)
 
   it("100 idle keep-alive sockets do not delay exit", async () => {
     const service = await spawnService()
@@ -54,7 +57,7 @@ describe("drain on SIGTERM", () => {
     expect(exited.code).toBe(0)
     expect(exited.at - sent).toBeLessThan(3_000)
     expect(connections.every((connection) => connection.isClosed)).toBe(true)
-  }, 20_000)
+  }, 60_000)
 
   it("a request written on an open keep-alive socket after SIGTERM gets 503 + Connection: close, not silence", async () => {
     const service = await spawnService()
@@ -73,7 +76,7 @@ describe("drain on SIGTERM", () => {
     expect(JSON.parse(second.body)).toMatchObject({ error: "ShuttingDown" })
     await waitFor(connection.closed, 5_000, "socket close")
     expect((await waitFor(service.exited, 8_000, "exit")).code).toBe(0)
-  }, 15_000)
+  }, 60_000)
 
   it("a request half-sent before SIGTERM and finished after the listener closed gets 503 + Connection: close", async () => {
     const service = await spawnService()
@@ -90,7 +93,7 @@ describe("drain on SIGTERM", () => {
     expect(response.status).toBe(503)
     expect(response.headers["connection"]).toBe("close")
     expect((await waitFor(service.exited, 8_000, "exit")).code).toBe(0)
-  }, 15_000)
+  }, 60_000)
 
   // A 3 s delay, so that "answered inside the delay" is a bound in seconds, not in milliseconds.
   it("DRAIN_DELAY_MS=3000: /readyz is 503 during the delay while /sleep is still served", async () => {
@@ -108,7 +111,7 @@ describe("drain on SIGTERM", () => {
     const exited = await waitFor(service.exited, 8_000, "exit")
     expect(exited.code).toBe(0)
     expect(exited.at - sent).toBeGreaterThanOrEqual(3_000)
-  }, 20_000)
+  }, 60_000)
 
   // Budget 1 s, a 20 s request: "cut at the budget" (< budget + 4 s) cannot be "waited for it".
   it("a request longer than the budget is interrupted: 503, its finalizer ran, exit 124 within budget + 4 s", async () => {
@@ -132,7 +135,7 @@ describe("drain on SIGTERM", () => {
     expect(service.lines.find((line) => line.message === "shutdown phase" && line.phase === "drain" && line.server === "public")).toMatchObject({
       outcome: "cut"
     })
-  }, 15_000)
+  }, 60_000)
 
   // Issue 16: a half-sent head is not in-flight work, so it no longer makes the exit code 124.
   it("a client that sends half a request cannot hold the process past the budget", async () => {
@@ -146,7 +149,7 @@ describe("drain on SIGTERM", () => {
     expect(exited.at - sent).toBeLessThan(4_000)
     expect(exited.code).toBe(0)
     await waitFor(connection.closed, 5_000, "socket close")
-  }, 20_000)
+  }, 60_000)
 
   it("a slow-loris socket alone (half its headers sent) does not hold a 10 s drain: exit 0, nothing forced", async () => {
     const service = await spawnService({ SHUTDOWN_TIMEOUT_MS: "10000" })
@@ -164,7 +167,7 @@ describe("drain on SIGTERM", () => {
     )
     expect(forced).toEqual([])
     expect(service.lines.find((line) => line.message === "shutdown complete")).toMatchObject({ exitCode: 0 })
-  }, 15_000)
+  }, 60_000)
 })
 
 describe("admin listener", () => {

@@ -1,7 +1,10 @@
 // GET /debug/fibers: the live owned fibers, named, as an operator sees them.
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { RawConnection } from "../support/RawConnection.js"
 import { spawnService, waitFor } from "../support/spawnService.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 interface Listed {
   readonly fiber: string

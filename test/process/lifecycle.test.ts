@@ -1,6 +1,9 @@
 // The process contract of the foundation: real child process, real signals, real exit codes.
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { spawnService, waitFor } from "../support/spawnService.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 describe("process lifecycle", () => {
   it("SIGTERM -> a shutdown line with its reason, exit 0", async () => {
@@ -48,7 +51,7 @@ describe("process lifecycle", () => {
   it("a port already in use -> startup failure, exit 1, the error logged", async () => {
     const first = await spawnService()
     const second = await spawnService({ PORT: String(first.port) }, { waitForListening: false })
-    const exited = await waitFor(second.exited, 10_000, "exit")
+    const exited = await waitFor(second.exited, 30_000, "exit") // a whole start first: slow on a loaded machine
     expect(exited.code).toBe(1)
     expect(second.lines.find((line) => line.message === "startup failed")?.cause).toContain("EADDRINUSE")
   })

@@ -1,7 +1,10 @@
 // Shutdown during a slow upstream call: the call is cut at the deadline, not after it.
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { startUpstream } from "./fakeUpstream.js"
 import { spawnService, waitFor } from "../support/spawnService.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 describe("GET /upstream during shutdown", () => {
   it("a slow upstream call is interrupted at the deadline: the client gets 503 and the upstream socket closes then", async () => {
@@ -21,7 +24,7 @@ describe("GET /upstream during shutdown", () => {
     expect(closedAt! - sent).toBeGreaterThanOrEqual(950)
     expect(closedAt! - sent).toBeLessThan(5_000) // at the 1 s deadline, not the 20 s attempt timeout (loose: a loaded machine is slow)
     expect(service.lines.some((line) => line.message === "upstream call interrupted")).toBe(true)
-  }, 20_000)
+  }, 60_000)
 
   it("an upstream that hangs past REQUEST_TIMEOUT_MS: each request gets 503 at its own timeout, and the breaker opens", async () => {
     const fake = await startUpstream()
@@ -43,5 +46,5 @@ describe("GET /upstream during shutdown", () => {
     expect(fake.requests).toHaveLength(2) // refused without calling the upstream
     service.signal("SIGTERM")
     expect((await waitFor(service.exited, 10_000, "exit")).code).toBe(0)
-  }, 20_000)
+  }, 60_000)
 })

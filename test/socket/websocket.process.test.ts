@@ -1,10 +1,13 @@
 // WebSocket sessions against the real process: messages, limits, heartbeat, slow consumers,
 // going-away on shutdown, and no leak after 1,000 sessions.
 import * as Net from "node:net"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { parsePrometheus, valueOf } from "../support/parsePrometheus.js"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
 import { connect } from "./wsClients.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 const sessionClosed = (service: Service, code: number, timeoutMs = 5_000) =>
   service.waitForLine((line) => line.message === "ws session closed" && line.closeCode === code, timeoutMs)
@@ -86,7 +89,7 @@ describe("WebSocket sessions", () => {
     // Promptly: not after the 5 s stall window a blocked broadcast would wait for.
     expect(performance.now() - sent).toBeLessThan(3_000)
     for (const client of others) expect(client.messages.at(-1)).toEqual({ type: "broadcast", data: "still flowing" })
-  }, 30_000)
+  }, 90_000)
 
   // An 8 s budget: the deaf peer is cut after the 1 s going-away wait, well inside it.
   it("shutdown with 100 sessions: each gets 1001, a peer that ignores the close frame is cut, exit 0 within the budget", async () => {
@@ -115,7 +118,7 @@ describe("WebSocket sessions", () => {
     const phases = service.lines.filter((line) => line.message === "shutdown phase").map((line) => `${line.phase}/${line.server ?? ""}`)
     expect(phases.indexOf("ws-going-away/public")).toBeGreaterThan(phases.indexOf("close-listener/public"))
     expect(phases.indexOf("ws-going-away/public")).toBeLessThan(phases.indexOf("close-listener/admin"))
-  }, 30_000)
+  }, 90_000)
 
   it("a new upgrade during shutdown gets 503; other paths 404", async () => {
     const service = await spawnService({ DRAIN_DELAY_MS: "500" })
@@ -149,5 +152,5 @@ describe("WebSocket sessions", () => {
     const closedLines = () => service.lines.filter((line) => line.message === "ws session closed").length
     await service.waitForLine(() => closedLines() >= 1_000, 10_000).catch(() => undefined)
     expect(closedLines()).toBe(1_000)
-  }, 90_000)
+  }, 240_000)
 })

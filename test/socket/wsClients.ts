@@ -47,7 +47,7 @@ export const connect = (port: number, options: WebSocket.ClientOptions = {}, pat
       ws.once("unexpected-response", (_, response) => reject(new Error(`upgrade refused: ${response.statusCode}`)))
       ws.once("error", reject)
     }),
-    3_000,
+    10_000, // 100 upgrades at once on a loaded machine can take seconds
     "a WebSocket connection"
   )
 }

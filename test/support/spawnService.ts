@@ -92,7 +92,7 @@ export const spawnService = async (
     child.once("close", (code, signal) => resolve({ code, signal, at: at ?? performance.now() }))
   })
 
-  const waitForLine = (predicate: (line: LogLine) => boolean, timeoutMs = 5_000) =>
+  const waitForLine = (predicate: (line: LogLine) => boolean, timeoutMs = 15_000) =>
     withTimeout(
       new Promise<LogLine>((resolve, reject) => {
         const check = () => {
@@ -119,7 +119,8 @@ export const spawnService = async (
   let port = 0
   let adminPort = 0
   if (options.waitForListening !== false) {
-    const listening = await waitForLine((line) => line.message === "listening", 10_000)
+    // 30 s: on a loaded machine (load 20 on 2 cores, test:stress) a start has taken over 10 s.
+    const listening = await waitForLine((line) => line.message === "listening", 30_000)
     port = Number(listening.port)
     adminPort = Number(listening.adminPort)
   }
