@@ -117,7 +117,7 @@ export const withEdgeServer = <A, E>(
     const edge = faultyEdge(yield* NodeEdge.make, options.faultAt ?? "")
     const scope = yield* Scope.make()
     const close = Effect.map(Effect.forkDaemon(Effect.timed(Scope.close(scope, Exit.void))), (closing) =>
-      Fiber.join(closing).pipe(Effect.map(([took]) => Duration.toMillis(took)), within(budgetMs + 2_000, "the server scope to close")))
+      Fiber.join(closing).pipe(Effect.map(([took]) => Duration.toMillis(took)), within(budgetMs + 5_000, "the server scope to close")))
     yield* Effect.addFinalizer(() => Deferred.succeed(probes.release, undefined).pipe(Effect.zipRight(Effect.flatten(close)), Effect.ignore))
     const server = yield* Scope.extend(
       OwnedServer.make({

@@ -103,19 +103,20 @@ describe.each(storeKinds)("WorkerPool on $name", (kind) => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
       const where = yield* freshStore(kind)
-      const a = yield* startPool({ store: where, config: { jobLeaseMs: 1_000 } })
-      const long = yield* a.pool.submit({ ms: 3_500, payload: null })
+      // A 2 s lease (renewed well inside it even when a loaded machine delays a timer), a 5 s job.
+      const a = yield* startPool({ store: where, config: { jobLeaseMs: 2_000 } })
+      const long = yield* a.pool.submit({ ms: 5_000, payload: null })
       yield* awaitRunning(a.pool, long)
       // B polls the same store all along, idle: it would claim the job once its lease had expired.
-      const b = yield* startPool({ store: where, config: { jobLeaseMs: 1_000 } })
-      yield* awaitState(b.store, long, "done", 15_000)
+      const b = yield* startPool({ store: where, config: { jobLeaseMs: 2_000 } })
+      yield* awaitState(b.store, long, "done", 20_000)
       yield* Effect.sleep("300 millis") // the last "job done" line of a second run would be written by now
       expect(doneLines(logs.lines, long)).toHaveLength(1)
       expect(logs.lines.filter((line) => line.message === "job store unreachable")).toEqual([])
       yield* b.stop
       yield* a.stop
     }).pipe(Effect.provide(logs.layer)))
-  }, 20_000)
+  }, 30_000)
 
   it.live("a replica that stopped holds no claim: jobs submitted elsewhere during its drain are free for the others at once", () =>
     leakCheck(Effect.gen(function*() {

@@ -1,9 +1,12 @@
 // A body over 1 MiB on the jobs route, through the real service: a readable 413, not a reset.
 // (Beside the feature: the core has no route that takes a body.)
 import { rmSync } from "node:fs"
-import { describe, expect, it, onTestFinished } from "vitest"
+import { describe, expect, it, onTestFinished, vi } from "vitest"
 import { RawConnection } from "../support/RawConnection.js"
 import { spawnService, waitFor } from "../support/spawnService.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 describe("POST /jobs bodies over the limit", () => {
   it("POST /jobs streaming 2 MiB chunked -> a readable 413 PayloadTooLarge, then the connection closes", async () => {
@@ -26,6 +29,6 @@ describe("POST /jobs bodies over the limit", () => {
     service.signal("SIGTERM")
     expect((await waitFor(service.exited, 5_000, "exit")).code).toBe(0)
     expect(service.lines.filter((line) => line.level === "error")).toEqual([])
-  }, 15_000)
+  }, 60_000)
 
 })

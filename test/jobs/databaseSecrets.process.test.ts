@@ -1,8 +1,11 @@
 // DATABASE_URL is a secret: its password is in no line the service writes, whether the database
 // answers or not (the driver's errors name the host, never the URL).
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { freshSchema, postgresUrl } from "../support/postgres.js"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 const SECRET = "s3cr3t-db"
 
@@ -14,7 +17,7 @@ describe("DATABASE_URL's password", () => {
     expect((await waitFor(service.exited, 15_000, "exit")).code).toBe(1)
     expect(service.lines.find((line) => line.message === "startup failed")).toBeDefined()
     expect(everything(service)).not.toContain(SECRET)
-  }, 20_000)
+  }, 60_000)
 
   it.skipIf(postgresUrl === null)("a database that answers: jobs run on it, and the password is in no line through shutdown", async () => {
     const url = new URL((await freshSchema()).url)
@@ -32,5 +35,5 @@ describe("DATABASE_URL's password", () => {
     service.signal("SIGTERM")
     expect((await waitFor(service.exited, 10_000, "exit")).code).toBe(0)
     expect(everything(service)).not.toContain(SECRET)
-  }, 30_000)
+  }, 90_000)
 })

@@ -7,9 +7,12 @@ import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { describe, expect, it, onTestFinished } from "vitest"
+import { describe, expect, it, onTestFinished, vi } from "vitest"
 import { type Answer, doneTwice, getJobs, postJob, readyz, storeOpened, submitJobs, waitForDoneLines, waitUntil } from "../support/jobClients.js"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 /** Mounts a tmpfs of `size` under os.tmpdir(); unmounted (and removed) when the test ends,
  * after `before` ran (it stops the services still using it). Returns the mount point or the
@@ -131,5 +134,5 @@ describe("disk full under the SQLite job store", () => {
     expect(doneTwice([first, second])).toEqual([])
     second.signal("SIGTERM")
     expect((await waitFor(second.exited, 10_000, "second exit")).code).toBe(0)
-  }, 60_000)
+  }, 180_000)
 })

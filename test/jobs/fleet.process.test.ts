@@ -5,10 +5,13 @@
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { describe, expect, it, onTestFinished } from "vitest"
+import { describe, expect, it, onTestFinished, vi } from "vitest"
 import { doneCounts, doneTwice, getJobs, metric, postJob, storeOpened, submitJobs, waitForDoneLines, waitForStates, waitUntil } from "../support/jobClients.js"
 import { freshSchema, postgresUrl, query } from "../support/postgres.js"
 import { spawnService, waitFor } from "../support/spawnService.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 // Made at collection time: freshSchema registers the schema's drop with afterAll, which only
 // takes effect when called while the file is being collected.
@@ -73,7 +76,7 @@ describe.skipIf(schemas === null)("two replicas on one Postgres queue", () => {
     b.signal("SIGTERM")
     expect((await waitFor(b.exited, 10_000, "B exit")).code).toBe(0)
     expect(doneTwice([a, b])).toEqual([])
-  }, 60_000)
+  }, 180_000)
 
   // Catches: jobs cut at the deadline left claimed (the other replica waits out the 60 s lease:
   // this test then times out), or marked failed / counted as an attempt, or done twice.
@@ -82,7 +85,8 @@ describe.skipIf(schemas === null)("two replicas on one Postgres queue", () => {
     // The lease is far longer than this test may run: only the release at the deadline can free the jobs.
     const env = await fleetEnv(url, { WORKERS: "2", JOB_LEASE_MS: "60000", SHUTDOWN_TIMEOUT_MS: "300" })
     const a = await startReplica(env)
-    const ids = await submitJobs([a.port], 2, { ms: 5_000, concurrency: 2 })
+    // 15 s jobs: B's start (seconds on a loaded machine) must not outlast them, or A has nothing to cut.
+    const ids = await submitJobs([a.port], 2, { ms: 15_000, concurrency: 2 })
     await waitForStates(a.port, ids, "running", 10_000)
     // B starts once A holds both jobs: there is nothing else for it to take.
     const b = await startReplica(env)
@@ -91,15 +95,15 @@ describe.skipIf(schemas === null)("two replicas on one Postgres queue", () => {
     const cut = a.lines.find((line) => line.message === "deadline reached: interrupting jobs; they go back to the queue")
     expect([...(cut?.running as Array<string>)].sort()).toEqual([...ids].sort())
 
-    // 5 s of work plus B's next poll; far below the 60 s lease.
-    await waitForDoneLines([b], ids, 20_000)
+    // 15 s of work plus B's next poll; well below the 60 s lease.
+    await waitForDoneLines([b], ids, 40_000)
     const answers = await getJobs(b.port, ids)
     expect(answers.map((answer) => [answer.status, answer.body.state, answer.body.error])).toEqual(ids.map(() => [200, "done", undefined]))
     const counts = doneCounts([a, b])
     expect(ids.map((id) => counts.get(id))).toEqual([1, 1])
     b.signal("SIGTERM")
     expect((await waitFor(b.exited, 10_000, "B exit")).code).toBe(0)
-  }, 40_000)
+  }, 120_000)
 
   // Catches: a bound kept in each replica's memory (each would accept JOB_QUEUE_SIZE: 10 in all),
   // a 429 without Retry-After, a queue depth gauge that counts one replica's jobs only.
@@ -130,5 +134,5 @@ describe.skipIf(schemas === null)("two replicas on one Postgres queue", () => {
       const depths = await Promise.all(replicas.map((replica) => metric(replica, "jobs_queue_depth")))
       return depths.every((depth) => depth === 5) ? true : undefined
     }, 10_000)
-  }, 30_000)
+  }, 90_000)
 })

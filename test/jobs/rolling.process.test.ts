@@ -10,11 +10,14 @@ import * as Fs from "node:fs/promises"
 import http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { describe, expect, it, onTestFinished } from "vitest"
+import { describe, expect, it, onTestFinished, vi } from "vitest"
 import WebSocket from "ws"
 import { doneCounts, storeOpened, waitForDoneLines, waitUntil } from "../support/jobClients.js"
 import { freshSchema, postgresUrl } from "../support/postgres.js"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 // Made at collection time, so its drop is registered with afterAll (see postgres.ts).
 const schema = postgresUrl === null ? null : await freshSchema()
@@ -229,10 +232,13 @@ describe.skipIf(schema === null)("a rolling update of two replicas, with a clien
         expect(codes.length).toBeGreaterThan(0)
         expect(codes.every((code) => code === 1001)).toBe(true)
         for (const connection of record.connections) {
-          // Its own broadcasts come back once each; all of those sent well inside the connection.
+          // Its own broadcasts come back once each; none is missing before the last that came back
+          // (one socket keeps order), nor among those sent well inside the connection (3 s: a
+          // loaded machine can hold a frame for more than the 300 ms this once allowed).
           expect(new Set(connection.received).size).toBe(connection.received.length)
           const closeAt = connection.closeAt ?? Infinity
-          const inside = connection.sent.filter(([, at]) => at < closeAt - 300).map(([n]) => n)
+          const last = Math.max(-1, ...connection.received)
+          const inside = connection.sent.filter(([n, at]) => n < last || at < closeAt - 3_000).map(([n]) => n)
           expect(inside.filter((n) => !connection.received.includes(n))).toEqual([])
         }
       }
@@ -244,5 +250,5 @@ describe.skipIf(schema === null)("a rolling update of two replicas, with a clien
     expect((await waitFor(b2.exited, 15_000, "B' exit")).code).toBe(0)
     console.log(`rolling: ${client.stats.sent} requests (${client.stats.switches} sent again to the other replica), ${acked.length} jobs acknowledged and done once` +
       (hasSocket ? `, WebSocket reconnects ${sockets.map((s) => s.record.connections.length - 1).join("/")}` : ", no WebSocket part (src/socket is gone)"))
-  }, 60_000)
+  }, 180_000)
 })

@@ -1,7 +1,10 @@
 // GET /debug/fibers: the live owned fibers, named, as an operator sees them.
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { RawConnection } from "../support/RawConnection.js"
 import { spawnService, waitFor } from "../support/spawnService.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 interface Listed {
   readonly fiber: string
@@ -28,19 +31,27 @@ describe("/debug/fibers", () => {
     ])
 
     const connection = await RawConnection.open(service.port)
-    connection.request("/sleep?ms=400")
+    // 3 s: the polls below must catch it running even when a loaded machine answers them slowly.
+    connection.request("/sleep?ms=3000")
     let during: Array<Listed> = []
-    const deadline = performance.now() + 2_000
+    const deadline = performance.now() + 10_000
     while (performance.now() < deadline && !during.some((fiber) => fiber.name === "GET /sleep")) during = await list()
     const sleeping = during.find((fiber) => fiber.name === "GET /sleep")
     expect(sleeping).toMatchObject({ owner: "http.public", fiber: expect.stringMatching(/^#\d+$/) })
     expect(Date.parse(sleeping!.startedAt)).toBeGreaterThan(Date.now() - 5_000)
     expect(sleeping!.ageMs).toBeGreaterThanOrEqual(0)
 
-    expect((await connection.nextResponse()).status).toBe(200)
-    const after = (await list()).filter((fiber) => fiber.name !== "GET /debug/fibers")
-    expect(after.map((fiber) => fiber.fiber).sort()).toEqual(baseline.map((fiber) => fiber.fiber).sort())
+    expect((await connection.nextResponse(10_000)).status).toBe(200)
+    // The response is written before its fiber ends: wait for the list to be back at the baseline.
+    const ids = (fibers: Array<Listed>) => fibers.filter((fiber) => fiber.name !== "GET /debug/fibers").map((fiber) => fiber.fiber).sort()
+    const expected = ids(baseline)
+    let after = ids(await list())
+    for (const until = performance.now() + 5_000; JSON.stringify(after) !== JSON.stringify(expected) && performance.now() < until;) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      after = ids(await list())
+    }
+    expect(after).toEqual(expected)
     service.signal("SIGTERM")
-    expect((await waitFor(service.exited, 5_000, "exit")).code).toBe(0)
+    expect((await waitFor(service.exited, 10_000, "exit")).code).toBe(0)
   })
 })

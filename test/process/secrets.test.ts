@@ -1,6 +1,9 @@
 // Secure by default, and secrets in no log line: the real entry point, its real stdout and stderr.
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { spawnService, waitFor, type Service } from "../support/spawnService.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 const SECRET = "s3cr3t"
 

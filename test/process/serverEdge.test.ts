@@ -1,9 +1,12 @@
 // The server edge against the real process (node dist/main.js): hostile request-targets on both
 // ports, an h2c upgrade, a 2 MiB chunked job body, parser errors. After all of it the process still
 // serves, and SIGTERM still exits 0.
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { RawConnection } from "../support/RawConnection.js"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 const badRequest = { error: "BadRequest", message: "the request-target is not a valid URL" }
 
@@ -35,7 +38,7 @@ describe("the server edge of the real service", () => {
       expect(upgrade.status).toBe(400)
     }
     await exitsCleanly(service)
-  }, 15_000)
+  }, 60_000)
 
   it("curl --http2 (Upgrade: h2c) on /healthz is served as HTTP/1.1", async () => {
     const service = await spawnService()
@@ -46,7 +49,7 @@ describe("the server edge of the real service", () => {
     expect(response.status).toBe(200)
     expect(JSON.parse(response.body)).toEqual({ status: "ok" })
     await exitsCleanly(service)
-  }, 15_000)
+  }, 60_000)
 
   it("a malformed request line -> 400 JSON with Connection: close, a warn line without a stack", async () => {
     const service = await spawnService()
@@ -58,5 +61,5 @@ describe("the server edge of the real service", () => {
     expect(line.level).toBe("warn")
     expect(line.cause).toBeUndefined()
     await exitsCleanly(service)
-  }, 15_000)
+  }, 60_000)
 })

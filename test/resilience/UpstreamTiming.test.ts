@@ -48,7 +48,7 @@ const untilWaiting = (sent: { readonly count: number }, count: number, withinMs:
     }
   })
 
-describe("Upstream on TestClock", { timeout: 5_000 }, () => {
+describe("Upstream on TestClock", { timeout: 15_000 }, () => {
   it.effect("5xx is retried after a jittered exponential backoff: ~100 ms, then ~200 ms", () => {
     const { layer, sent } = upstreamWith([500, 502, 200], { upstreamRetries: 2 })
     return leakCheck(Effect.gen(function*() {

@@ -1,7 +1,10 @@
 // Credentials inside UPSTREAM_URL are used, and appear in no log line, even when the call fails
 // and its error (which names the request URL) is logged.
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { spawnService, waitFor } from "../support/spawnService.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 const SECRET = "s3cr3t"
 

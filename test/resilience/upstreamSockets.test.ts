@@ -26,7 +26,7 @@ const withUpstream = (url: string, overrides: Partial<AppConfig.AppConfigShape> 
 const busySockets = Effect.map(NodeHttpClient.HttpAgent, (agent) => Object.values(agent.http.sockets).flat().length)
 
 /** Polls a condition on real time (the sockets are real); gives up after `timeoutMs`. */
-const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, timeoutMs = 2_000) =>
+const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, timeoutMs = 5_000) =>
   Effect.gen(function*() {
     const until = performance.now() + timeoutMs
     while (!(yield* check) && performance.now() < until) yield* Effect.sleep("5 millis")

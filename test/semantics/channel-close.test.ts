@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Chunk, Deferred, Effect, Exit, Fiber, Mailbox, Option, Queue, Stream } from "effect"
 import { leakCheck } from "../support/LeakCheck.js"
 
-describe("channel close -> the producer ends a Queue / Mailbox / Deferred once", { timeout: 2_000 }, () => {
+describe("channel close -> the producer ends a Queue / Mailbox / Deferred once", { timeout: 10_000 }, () => {
   it.effect("range over a channel: the producer ends the Mailbox; the consumer's stream drains it, then ends", () =>
     leakCheck(Effect.gen(function*() {
       const mailbox = yield* Mailbox.make<number>(8)

@@ -11,7 +11,7 @@ import { Deferred, Effect, Exit, Fiber, Ref, TestClock } from "effect"
 import { setTimeout as nodeSleep } from "node:timers/promises"
 import { leakCheck } from "../support/LeakCheck.js"
 
-describe("context cancellation -> fiber interruption", { timeout: 2_000 }, () => {
+describe("context cancellation -> fiber interruption", { timeout: 10_000 }, () => {
   it.effect("interrupting a parent interrupts the children it forked (and waits for them)", () =>
     leakCheck(Effect.gen(function*() {
       const events = yield* Ref.make<ReadonlyArray<string>>([])

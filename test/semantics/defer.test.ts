@@ -27,7 +27,7 @@ const handle = <E>(events: Ref.Ref<ReadonlyArray<string>>, body: Effect.Effect<v
   }))
 }
 
-describe("defer -> finalizers in a Scope", { timeout: 2_000 }, () => {
+describe("defer -> finalizers in a Scope", { timeout: 10_000 }, () => {
   it.effect("on success: LIFO, and the release sees a successful Exit", () =>
     Effect.gen(function*() {
       const events = yield* Ref.make<ReadonlyArray<string>>([])

@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Ref, TestClock } from "effect"
 import { leakCheck } from "../support/LeakCheck.js"
 
-describe("errgroup -> Effect.all with concurrency", { timeout: 2_000 }, () => {
+describe("errgroup -> Effect.all with concurrency", { timeout: 10_000 }, () => {
   it.effect("the first error is returned and the still-running siblings are interrupted", () =>
     leakCheck(Effect.gen(function*() {
       const events = yield* Ref.make<ReadonlyArray<string>>([])

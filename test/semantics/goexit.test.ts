@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Ref } from "effect"
 import { leakCheck } from "../support/LeakCheck.js"
 
-describe("runtime.Goexit -> fiber interruption", { timeout: 2_000 }, () => {
+describe("runtime.Goexit -> fiber interruption", { timeout: 10_000 }, () => {
   it.effect("interruption from any depth runs every enclosing finalizer, innermost first", () =>
     leakCheck(Effect.gen(function*() {
       const events = yield* Ref.make<ReadonlyArray<string>>([])

@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Option, Ref } from "effect"
 import { leakCheck } from "../support/LeakCheck.js"
 
-describe("sync.Once -> Effect.once / Effect.cached", { timeout: 2_000 }, () => {
+describe("sync.Once -> Effect.once / Effect.cached", { timeout: 10_000 }, () => {
   it.effect("Effect.once runs its effect once even when ten fibers call it at the same time", () =>
     Effect.gen(function*() {
       const runs = yield* Ref.make(0)

@@ -15,7 +15,7 @@ import { readdirSync, readFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { leakCheck } from "../support/LeakCheck.js"
 
-describe("os.Exit -> only main.ts ends the process, finalizers are cut only at the deadline", { timeout: 2_000 }, () => {
+describe("os.Exit -> only main.ts ends the process, finalizers are cut only at the deadline", { timeout: 10_000 }, () => {
   it.effect("Effect.timeout inside a finalizer does not bound it: the close is still running long after", () =>
     leakCheck(Effect.gen(function*() {
       const events = yield* Ref.make<ReadonlyArray<string>>([])

@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, FiberSet, Option, Queue, Ref } from "effect"
 import { leakCheck } from "../support/LeakCheck.js"
 
-describe("goroutine owned by its caller -> fibers forked into a Scope", { timeout: 2_000 }, () => {
+describe("goroutine owned by its caller -> fibers forked into a Scope", { timeout: 10_000 }, () => {
   it.effect("Effect.forkScoped fibers are interrupted when their scope closes", () =>
     leakCheck(Effect.gen(function*() {
       const events = yield* Ref.make<ReadonlyArray<string>>([])

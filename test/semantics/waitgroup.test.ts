@@ -12,7 +12,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, FiberSet, Option, Ref, TestClock } from "effect"
 import { leakCheck } from "../support/LeakCheck.js"
 
-describe("sync.WaitGroup -> FiberSet.awaitEmpty / Fiber.joinAll", { timeout: 2_000 }, () => {
+describe("sync.WaitGroup -> FiberSet.awaitEmpty / Fiber.joinAll", { timeout: 10_000 }, () => {
   it.effect("FiberSet.awaitEmpty returns once every fiber in the set has finished", () =>
     leakCheck(Effect.gen(function*() {
       const done = yield* Ref.make<ReadonlyArray<number>>([])

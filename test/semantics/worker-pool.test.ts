@@ -11,7 +11,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, Exit, Fiber, Option, Queue, Ref, TestClock } from "effect"
 import { leakCheck } from "../support/LeakCheck.js"
 
-describe("worker pool -> bounded Queue + fixed worker fibers", { timeout: 2_000 }, () => {
+describe("worker pool -> bounded Queue + fixed worker fibers", { timeout: 10_000 }, () => {
   it.effect("two workers run at most two jobs at once, and all the jobs get done", () =>
     leakCheck(Effect.gen(function*() {
       const running = yield* Ref.make(0)

@@ -26,7 +26,7 @@ export const connect = (port: number, options: WebSocket.ClientOptions = {}, pat
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
     ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() }))
   )
-  const next = (timeoutMs = 2_000) =>
+  const next = (timeoutMs = 5_000) =>
     waitFor(
       new Promise<unknown>((resolve) => {
         const check = () => {
@@ -47,7 +47,7 @@ export const connect = (port: number, options: WebSocket.ClientOptions = {}, pat
       ws.once("unexpected-response", (_, response) => reject(new Error(`upgrade refused: ${response.statusCode}`)))
       ws.once("error", reject)
     }),
-    3_000,
+    10_000, // 100 upgrades at once on a loaded machine can take seconds
     "a WebSocket connection"
   )
 }

@@ -1,10 +1,13 @@
 // Hostile WebSocket clients against the real process (issue 16): none can end the process, cut
 // off other clients, or make the log lie about what was sent.
 import * as Net from "node:net"
-import { describe, expect, it } from "vitest"
+import { describe, expect, it, vi } from "vitest"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
 import { type Client, connect } from "./wsClients.js"
 import { frame, Opcode, rawSocket } from "./wsFrames.js"
+
+// Real child processes: a start alone has taken over 10 s on a loaded machine (test:stress).
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 const closedLines = (service: Service) => service.lines.filter((line) => line.message === "ws session closed")
 
@@ -187,5 +190,5 @@ describe("hostile WebSocket clients", () => {
     expect(closedLines(service)).toHaveLength(1)
     sender.ws.send(JSON.stringify({ type: "broadcast", data: "still flowing" }))
     for (const client of [sender, reader]) expect(await client.next(5_000)).toEqual({ type: "broadcast", data: "still flowing" })
-  }, 30_000)
+  }, 90_000)
 })

@@ -32,7 +32,7 @@ const openBystander = (port: number): Promise<Bystander> => {
       ws.once("unexpected-response", (_, response) => reject(new Error(`bystander upgrade refused: ${response.statusCode}`)))
       ws.once("error", reject)
     }),
-    3_000,
+    10_000,
     "the bystander WebSocket"
   )
 }

@@ -31,14 +31,14 @@ export class RawConnection {
     )
   }
 
-  static open(port: number): Promise<RawConnection> {
+  static open(port: number, timeoutMs = 5_000): Promise<RawConnection> {
     return waitFor(
       new Promise((resolve, reject) => {
         const socket = Net.connect({ port, host: "127.0.0.1" }, () => resolve(new RawConnection(socket)))
         socket.once("error", reject)
         onTestFinished(() => void socket.destroy())
       }),
-      2_000,
+      timeoutMs,
       "a connection"
     )
   }

@@ -117,7 +117,7 @@ export class RawWebSocket {
         socket.on("data", onData)
         socket.on("error", reject)
       }),
-      3_000,
+      10_000,
       "a raw WebSocket handshake"
     )
   }

@@ -21,7 +21,7 @@ export const captureLogs = (): CapturedLogs => {
       for (const wake of waiters) wake()
     })
   )
-  const waitForLine = (predicate: (line: LogLine) => boolean, timeoutMs = 2_000) =>
+  const waitForLine = (predicate: (line: LogLine) => boolean, timeoutMs = 5_000) =>
     Effect.async<LogLine>((resume) => {
       const check = () => {
         const found = lines.find(predicate)

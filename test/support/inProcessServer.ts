@@ -29,7 +29,7 @@ export interface ServerHarness {
   readonly lines: ReadonlyArray<LogLine>
   readonly waitForLine: (predicate: (line: LogLine) => boolean, timeoutMs?: number) => Effect.Effect<LogLine, Error>
   /** SIGTERM, then closes the server's scope (the drain) in a fiber of its own, so the test can act
-   * meanwhile. The effect it returns waits for the close (at most budget + 2 s) and gives its ms. */
+   * meanwhile. The effect it returns waits for the close (at most budget + 5 s) and gives its ms. */
   readonly beginShutdown: Effect.Effect<Effect.Effect<number, Error>>
   readonly connect: Effect.Effect<RawConnection>
 }
@@ -90,7 +90,7 @@ export const withServer = <A, E>(
     const close = Effect.map(Effect.forkDaemon(Effect.timed(Scope.close(scope, Exit.void))), (closing) =>
       Fiber.join(closing).pipe(
         Effect.map(([took]) => Duration.toMillis(took)),
-        within(options.budgetMs + 2_000, "the server scope to close")
+        within(options.budgetMs + 5_000, "the server scope to close")
       ))
     // Safety net for a failed test: release the held handler and drain (a no-op once closed).
     yield* Effect.addFinalizer(() =>

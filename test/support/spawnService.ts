@@ -11,7 +11,7 @@ export type LogLine = Record<string, unknown> & { readonly message: string }
 export interface Exited {
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
-  /** performance.now() when the child exited. */
+  /** performance.now() when the child exited (the promise settles once its stdio is drained too). */
   readonly at: number
 }
 
@@ -82,11 +82,17 @@ export const spawnService = async (
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
     stderr += chunk
   })
+  // Settled on "close", once stdout and stderr are drained too: a test that reads the log after
+  // the exit sees every line (on "exit" the last lines may still be in the pipe). `at` is the exit.
   const exited = new Promise<Exited>((resolve) => {
-    child.once("exit", (code, signal) => resolve({ code, signal, at: performance.now() }))
+    let at: number | undefined
+    child.once("exit", () => {
+      at = performance.now()
+    })
+    child.once("close", (code, signal) => resolve({ code, signal, at: at ?? performance.now() }))
   })
 
-  const waitForLine = (predicate: (line: LogLine) => boolean, timeoutMs = 5_000) =>
+  const waitForLine = (predicate: (line: LogLine) => boolean, timeoutMs = 15_000) =>
     withTimeout(
       new Promise<LogLine>((resolve, reject) => {
         const check = () => {
@@ -113,7 +119,8 @@ export const spawnService = async (
   let port = 0
   let adminPort = 0
   if (options.waitForListening !== false) {
-    const listening = await waitForLine((line) => line.message === "listening", 10_000)
+    // 30 s: on a loaded machine (load 20 on 2 cores, test:stress) a start has taken over 10 s.
+    const listening = await waitForLine((line) => line.message === "listening", 30_000)
     port = Number(listening.port)
     adminPort = Number(listening.adminPort)
   }
