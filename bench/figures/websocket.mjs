@@ -1,7 +1,7 @@
 // WebSocket figures (raw ws vs this service) and fiber churn (this service).
 import WebSocket from "ws"
 import http from "node:http"
-import { rssOf, servers, sleep, start } from "../lib.mjs"
+import { atLeast, atMostAbsolute, notes, rssOf, servers, sleep, start } from "../lib.mjs"
 
 const open = (port) =>
   new Promise((resolve, reject) => {
@@ -26,7 +26,7 @@ export const websocket = (duration, connections) => ({
     title: `WebSocket memory per idle connection, ${connections} connections`,
     unit: "KB",
     better: "lower",
-    target: "<= 40 KB",
+    goal: atMostAbsolute(`<= 25 KB${connections === 5_000 ? "" : " (at 5,000 connections)"}`, 25),
     servers: ["rawWs", "service"],
     measure: async (key) => {
       const running = await start(servers[key])
@@ -44,7 +44,7 @@ export const websocket = (duration, connections) => ({
     title: `WebSocket echo, 50 clients in lock-step, ${duration} s`,
     unit: "msg/s",
     better: "higher",
-    target: ">= 0.5x raw ws",
+    goal: atLeast(">= 0.5x raw ws", [0.5, "rawWs"]),
     servers: ["rawWs", "service"],
     measure: async (key) => {
       const running = await start(servers[key])
@@ -70,7 +70,7 @@ export const websocket = (duration, connections) => ({
     title: "fiber churn: 10,000 requests + 1,000 WebSocket sessions; owned fibers after minus before (RSS growth, MB, in the note)",
     unit: "fibers",
     better: "lower",
-    target: "0 (back to baseline)",
+    goal: { text: "0 (back to baseline)", check: (values) => (typeof values.service === "number" ? values.service === 0 : null) },
     servers: ["service"],
     measure: async () => {
       const running = await start(servers.service)
@@ -90,7 +90,9 @@ export const websocket = (duration, connections) => ({
       await sleep(500)
       const after = await ownedFibers(running.adminPort)
       const rssAfter = await rssOf(running.child.pid)
-      console.log(`  churn: owned fibers ${baseline} -> ${after}; RSS ${(rssBefore / 1e6).toFixed(1)} -> ${(rssAfter / 1e6).toFixed(1)} MB`)
+      const note = `churn: owned fibers ${baseline} -> ${after}; RSS ${(rssBefore / 1e6).toFixed(1)} -> ${(rssAfter / 1e6).toFixed(1)} MB`
+      console.log(`  ${note}`)
+      notes.push(note)
       agent.destroy()
       await running.stop()
       return after - baseline
