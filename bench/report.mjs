@@ -96,7 +96,7 @@ export const renderBench = ({ run, options, results, notes, unmeasuredGoals, too
       "stock" in values ? `${formatNumber(values.stock)} (${formatRatio(values.stock, baseline) || "n/a"})` : "not measured",
       formatNumber(values.service),
       formatRatio(values.service, baseline),
-      "stock" in values ? formatRatio(values.service, values.stock) || "n/a" : "",
+      "stock" in values ? formatRatio(values.service, values.stock) : "",
       text,
       metCell(met)
     ]

@@ -1,5 +1,6 @@
 // HTTP figures: throughput, tail latency, start to first 200, idle memory.
-import { atLeast, atMost, load, median, rssOf, servers, sleep, start } from "../lib.mjs"
+import { load, median, rssOf, servers, sleep, start } from "../lib.mjs"
+import { atLeast, atMost } from "../goals.mjs"
 
 const warm = (port) => load({ url: `http://127.0.0.1:${port}/healthz`, connections: 10, amount: 2_000 })
 

@@ -2,7 +2,8 @@
 // in-flight /sleep?ms=500 (measured from the last response). A server that does not exit within
 // 10 s is killed and reported as "no exit".
 import http from "node:http"
-import { atMostAbsolute, exitWithin, servers, sleep, start } from "../lib.mjs"
+import { exitWithin, servers, sleep, start } from "../lib.mjs"
+import { atMostAbsolute } from "../goals.mjs"
 
 const CAP_MS = 10_000
 

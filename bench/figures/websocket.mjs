@@ -1,7 +1,8 @@
 // WebSocket figures (raw ws vs this service) and fiber churn (this service).
 import WebSocket from "ws"
 import http from "node:http"
-import { atLeast, atMostAbsolute, notes, rssOf, servers, sleep, start } from "../lib.mjs"
+import { notes, rssOf, servers, sleep, start } from "../lib.mjs"
+import { atLeast, atMostAbsolute } from "../goals.mjs"
 
 const open = (port) =>
   new Promise((resolve, reject) => {
