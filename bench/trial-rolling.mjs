@@ -207,6 +207,7 @@ try {
     const answeredBy = every.find((replica) => replica.name === failure.replica && replica.signalledAt !== undefined)
     return `- ${answeredBy === undefined ? `t=${((at - startedAt) / 1000).toFixed(1)} s` : `${Math.round(at - answeredBy.signalledAt)} ms after ${answeredBy.name}'s SIGTERM`}: ${JSON.stringify(failure)}`
   })
+  const tOf = (at) => (at === null || at === undefined ? "-" : `${((at - startedAt) / 1000).toFixed(2)} s`)
   const exits = (replicas) => table(["replica", "exit code", "SIGTERM -> exit (ms)", "drain, from \"shutdown complete\" (ms)"], replicas.map((r) => [r.name, r.code, r.exitMs, r.drainMs ?? "no line"]))
   writeResults("bench/RESULTS-rolling.md", `${[
     "# Rolling update of a fleet: trial results",
@@ -241,7 +242,13 @@ try {
       "",
       table(["client", "sent", "received", "expected", "missing", "duplicates", "reconnects", "close codes", "upgrade failures", "error frames"],
         wsRows.map((row) => [row.client, row.sent, row.received, row.expected, row.missing, row.duplicates, row.reconnects, row.closeCodes, row.upgradeFailures, row.errorFrames])),
-      ""
+      "",
+      ...(missingExamples.length === 0 ? [] : [
+        `Missing broadcasts (the first ${missingExamples.length}; t from the trial's start):`,
+        "",
+        ...missingExamples.map((e) => `- #${e.from}'s broadcast sent on ${e.sentOn} at t=${tOf(e.at)}, for #${e.to} on ${e.on} (connected t=${tOf(e.openAt)}..${tOf(e.closeAt)})`),
+        ""
+      ])
     ]),
     "Replicas rolled (SIGTERM under load):",
     "",
