@@ -1,5 +1,5 @@
 // HTTP figures: throughput, tail latency, start to first 200, idle memory.
-import { load, median, rssOf, servers, sleep, start } from "../lib.mjs"
+import { load, median, notes, rssOf, servers, sleep, start } from "../lib.mjs"
 import { atLeast, atMost } from "../goals.mjs"
 
 const warm = (port) => load({ url: `http://127.0.0.1:${port}/healthz`, connections: 10, amount: 2_000 })
@@ -17,7 +17,10 @@ const withServer = async (key, measure) => {
 const throughput = (key, path, duration) =>
   withServer(key, async ({ port }) => {
     await warm(port)
-    return (await load({ url: `http://127.0.0.1:${port}${path}`, connections: 50, duration })).requests.average
+    const result = await load({ url: `http://127.0.0.1:${port}${path}`, connections: 50, duration })
+    // autocannon counts every response: a figure made of errors must say so.
+    if (result.non2xx > 0 || result.errors > 0) notes.push(`${servers[key].label}, GET ${path}: ${result.non2xx} answers other than 2xx and ${result.errors} errors among the counted requests`)
+    return result.requests.average
   })
 
 export const http = (duration, starts) => ({
