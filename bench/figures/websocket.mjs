@@ -19,10 +19,14 @@ const openMany = async (port, count) => {
 
 const echoFrame = (key, n) => key === "rawWs" ? `echo ${n}` : JSON.stringify({ type: "echo", data: n })
 
+const broadcastFrame = (key, n) => key === "rawWs" ? `broadcast ${n}` : JSON.stringify({ type: "broadcast", data: n })
+const isBroadcast = (key, text) => key === "rawWs" ? text.startsWith("broadcast ") : text.includes('"type":"broadcast"')
+const ROUND_CAP_MS = 10_000
+
 const ownedFibers = async (adminPort) =>
   (await (await fetch(`http://127.0.0.1:${adminPort}/debug/fibers`)).json()).fibers.filter((f) => !f.name.startsWith("GET /")).length
 
-export const websocket = (duration, connections) => ({
+export const websocket = (duration, connections, sessions) => ({
   "ws-memory": {
     title: `WebSocket memory per idle connection, ${connections} connections`,
     unit: "KB",
@@ -65,6 +69,45 @@ export const websocket = (duration, connections) => ({
       for (const ws of clients) ws.terminate()
       await running.stop()
       return count / duration
+    }
+  },
+  "ws-broadcast": {
+    title: `WebSocket broadcast to ${sessions} sessions, one sender in lock-step (each broadcast received by every session before the next), ${duration} s`,
+    unit: "deliveries/s",
+    better: "higher",
+    goal: atLeast(">= 0.5x raw ws (within 2x)", [0.5, "rawWs"]),
+    servers: ["rawWs", "service"],
+    measure: async (key) => {
+      const running = await start(servers[key])
+      const receivers = await openMany(running.port, sessions)
+      const [sender] = await openMany(running.port, 1)
+      let pending = 0
+      let roundDone = () => undefined
+      for (const ws of receivers) {
+        ws.on("message", (data) => {
+          if (isBroadcast(key, data.toString()) && --pending === 0) roundDone()
+        })
+      }
+      let rounds = 0
+      const begun = performance.now()
+      const until = begun + duration * 1_000
+      while (performance.now() < until) {
+        const complete = await new Promise((resolve) => {
+          const timer = setTimeout(() => resolve(false), ROUND_CAP_MS)
+          pending = sessions
+          roundDone = () => (clearTimeout(timer), resolve(true))
+          sender.send(broadcastFrame(key, rounds))
+        })
+        if (!complete) {
+          notes.push(`${servers[key].label}: broadcast ${rounds} reached ${sessions - pending} of ${sessions} sessions within ${ROUND_CAP_MS / 1000} s; the figure counts the rounds before it`)
+          break
+        }
+        rounds += 1
+      }
+      const elapsed = (performance.now() - begun) / 1_000
+      for (const ws of [...receivers, sender]) ws.terminate()
+      await running.stop()
+      return (rounds * sessions) / elapsed
     }
   },
   churn: {
