@@ -1,36 +1,48 @@
-// npm run bench [-- --only=hello,p99] [-- --duration=5] [-- --ws-connections=5000]
+// npm run bench [-- --only=hello,p99] [-- --duration=5] [-- --ws-connections=5000] [-- --servers=raw,service]
+// BENCH_QUICK=1 npm run bench: 1 s loads, 300 WebSocket connections, 100 broadcast sessions, 3 starts; to check the bench
+// and its report, not to measure.
 // Every figure is measured for each server in the same run, one server at a time in its own
 // child process, and printed with its ratio to the baseline (raw node:http, or raw ws for the
 // WebSocket figures): this machine is shared and noisy, so only same-run ratios mean anything.
 // The job figures' baseline, the old JSONL journal, is gone from src/: it is built from its last
 // commit and measured in the same run (bench/figures/jobs.mjs), or printed as recorded earlier.
+// A full run writes bench/RESULTS.md (bench/report.mjs), with a met/missed column against the
+// goals (issue 21); a partial or quick run writes bench/RESULTS.local.md, which git ignores.
 import { existsSync } from "node:fs"
-import { ratio, servers } from "./lib.mjs"
+import { notes, ratio, servers } from "./lib.mjs"
 import { http } from "./figures/http.mjs"
 import { shutdown } from "./figures/shutdown.mjs"
 import { websocket } from "./figures/websocket.mjs"
 import { jobs } from "./figures/jobs.mjs"
+import { renderBench, runInfo, verdict, writeResults } from "./report.mjs"
 
 const args = Object.fromEntries(process.argv.slice(2).map((arg) => arg.replace(/^--/, "").split("=")))
-const duration = Number(args.duration ?? 5)
+const quick = process.env.BENCH_QUICK === "1"
+const duration = Number(args.duration ?? (quick ? 1 : 5))
+const wsConnections = Number(args["ws-connections"] ?? (quick ? 300 : 5_000))
+const starts = quick ? 3 : 7
+const broadcastSessions = quick ? 100 : 1_000
 // The WebSocket figures need the optional socket feature; a service that deleted it has none.
 const hasSocket = existsSync("src/socket")
 // The job figures need the optional jobs feature, likewise.
 const hasJobs = existsSync("src/jobs")
+const run = runInfo()
 const figures = {
-  ...http(duration),
+  ...http(duration, starts),
   ...shutdown,
-  ...(hasSocket ? websocket(duration, Number(args["ws-connections"] ?? 5_000)) : {}),
-  ...(hasJobs ? await jobs(duration) : {})
+  ...(hasSocket ? websocket(duration, wsConnections, broadcastSessions) : {}),
+  ...(hasJobs ? await jobs(duration, { quick }) : {})
 }
-if (!hasSocket) console.log("src/socket is gone: the WebSocket figures are skipped")
-if (!hasJobs) console.log("src/jobs is gone: the job figures are skipped")
+if (!hasSocket) notes.push("src/socket is gone: the WebSocket figures are skipped")
+if (!hasJobs) notes.push("src/jobs is gone: the job figures are skipped")
+for (const note of notes) console.log(note)
 const selected = args.only === undefined ? Object.keys(figures) : args.only.split(",")
 const chosen = args.servers === undefined ? undefined : args.servers.split(",")
 
 if (!existsSync("dist/main.js")) throw new Error("dist/main.js is missing: run `npm run build` first")
 const startedAt = Date.now()
 const summary = []
+const results = []
 for (const name of selected) {
   const figure = figures[name]
   if (figure === undefined) throw new Error(`unknown figure ${name}; one of ${Object.keys(figures).join(", ")}`)
@@ -38,7 +50,10 @@ for (const name of selected) {
   const rows = []
   for (const key of keys) rows.push({ key, value: await figure.measure(key) })
   const baseline = rows[0].value
-  console.log(`\n${figure.title} (${figure.unit}, ${figure.better} is better; target ${figure.target})`)
+  const values = Object.fromEntries(rows.map(({ key, value }) => [key, value]))
+  results.push({ name, title: figure.title, unit: figure.unit, better: figure.better, servers: keys, values, goal: figure.goal, summaryKeys: figure.summaryKeys })
+  const { text: goal, met } = verdict(figure.goal, values)
+  console.log(`\n${figure.title} (${figure.unit}, ${figure.better} is better; goal ${goal}${met === null ? "" : met ? ": met" : ": MISSED"})`)
   console.table(rows.map(({ key, value }) => ({
     server: servers[key].label,
     [figure.unit]: value === null ? "no exit within 10 s" : Math.round(value * 100) / 100,
@@ -47,9 +62,20 @@ for (const name of selected) {
   // One summary row per row of this service (the job figures have one per store).
   for (const service of rows.filter((row) => (figure.summaryKeys ?? ["service"]).includes(row.key))) {
     const label = figure.summaryKeys === undefined ? name : `${name} (${service.key})`
-    summary.push({ figure: label, service: service.value === null ? "no exit" : Math.round(service.value * 100) / 100, unit: figure.unit, ratio: service.value === null || baseline === null ? "n/a" : ratio(service.value, baseline), target: figure.target })
+    summary.push({ figure: label, service: service.value === null ? "no exit" : Math.round(service.value * 100) / 100, unit: figure.unit, ratio: service.value === null || baseline === null ? "n/a" : ratio(service.value, baseline), goal, met: met === null ? "n/a" : met ? "met" : "MISSED" })
   }
 }
+const tookS = Math.round((Date.now() - startedAt) / 1000)
 console.log("\nsummary (this service)")
 console.table(summary)
-console.log(`bench took ${Math.round((Date.now() - startedAt) / 1000)} s`)
+console.log(`bench took ${tookS} s`)
+
+const full = !quick && args.only === undefined && args.servers === undefined && args.duration === undefined && args["ws-connections"] === undefined
+const options = `${duration} s per load figure, ${wsConnections.toLocaleString("en-US")} WebSocket connections for memory, ${broadcastSessions.toLocaleString("en-US")} for broadcast, start figure the median of ${starts}` +
+  (quick ? "; BENCH_QUICK=1 (a check of the bench, not a measurement)" : "") +
+  (args.only === undefined ? "" : `; only ${args.only}`) + (args.servers === undefined ? "" : `; servers ${args.servers}`)
+const unmeasuredGoals = [
+  ...(selected.includes("ws-broadcast") ? [] : ["WebSocket broadcast to 1,000 sessions within 2x of raw ws: the `ws-broadcast` figure was not run."]),
+  ...(selected.includes("decode") ? [] : ["Throughput on an API route that decodes input (GET /sleep?ms=0): the `decode` figure was not run."])
+]
+writeResults(full ? "bench/RESULTS.md" : "bench/RESULTS.local.md", renderBench({ run, options, results, notes, unmeasuredGoals, tookS }))

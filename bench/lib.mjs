@@ -23,6 +23,9 @@ export const rssOf = async (pid) => {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024
 }
 
+/** Lines for the results file's notes (what a figure saw besides its number). */
+export const notes = []
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]

@@ -8,10 +8,18 @@
 // - `pg-native` is pg's optional native binding, required only through `pg.native` (we never ask
 //   for it) and not installed; `ws`'s native accelerators `bufferutil` and `utf-8-validate` are
 //   optional requires inside try/catch. External, they are looked up only if ever used.
+//
+// The inputs hash is taken before bundling and written to dist/.build-inputs after it succeeds
+// (scripts/build-inputs.mjs): a source edited during the build leaves a stamp that no longer
+// matches, so the next test run builds again.
 import { build } from "esbuild"
+import { inputsHash, removeStamp, writeStamp } from "./build-inputs.mjs"
 
 const external = ["better-sqlite3", "pg-native", "bufferutil", "utf-8-validate"]
 
+const root = process.cwd()
+const inputs = inputsHash(root)
+removeStamp(root)
 await build({
   entryPoints: ["src/main.ts"],
   outfile: "dist/main.js",
@@ -28,3 +36,4 @@ await build({
   },
   logLevel: "warning"
 })
+writeStamp(root, inputs)

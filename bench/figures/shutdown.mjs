@@ -3,6 +3,7 @@
 // 10 s is killed and reported as "no exit".
 import http from "node:http"
 import { exitWithin, servers, sleep, start } from "../lib.mjs"
+import { atMostAbsolute } from "../goals.mjs"
 
 const CAP_MS = 10_000
 
@@ -36,7 +37,7 @@ export const shutdown = {
     title: "SIGTERM -> exit, nothing in flight",
     unit: "ms",
     better: "lower",
-    target: "~100 ms",
+    goal: atMostAbsolute("<= 50 ms", 50),
     servers: ["raw", "stock", "service"],
     measure: scenario(async () => undefined)
   },
@@ -44,7 +45,8 @@ export const shutdown = {
     title: "SIGTERM -> exit, 100 idle keep-alive sockets",
     unit: "ms",
     better: "lower",
-    target: "~100 ms",
+    // Idle sockets: the idle goal.
+    goal: atMostAbsolute("<= 50 ms", 50),
     servers: ["raw", "stock", "service"],
     measure: scenario(async (agent, port) => {
       await Promise.all(Array.from({ length: 100 }, () => get(agent, port, "/healthz")))
@@ -55,7 +57,7 @@ export const shutdown = {
     title: "SIGTERM with 50 in-flight /sleep?ms=500 -> exit, after the last response",
     unit: "ms",
     better: "lower",
-    target: "within 100 ms of the last response",
+    goal: atMostAbsolute("<= 50 ms after the last response", 50),
     servers: ["raw", "stock", "service"],
     measure: scenario(async (agent, port) => {
       const responses = Array.from({ length: 50 }, () => get(agent, port, "/sleep?ms=500").catch(() => performance.now()))

@@ -40,3 +40,9 @@ export const copiesFrom = (stage: Stage, from: string) =>
       const [, source = "", destination = ""] = instruction.args.split(/\s+/)
       return { source, destination }
     })
+
+/** The stage's dependency install: its index among the instructions, and its RUN line. */
+export const installOf = (stage: Stage) => {
+  const index = stage.instructions.findIndex((instruction) => instruction.keyword === "RUN" && /\bnpm (ci|install|i|clean-install|ic)\b/.test(instruction.args))
+  return { index, args: index === -1 ? undefined : stage.instructions[index]!.args }
+}

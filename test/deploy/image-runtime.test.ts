@@ -2,12 +2,14 @@
 // and exactly the node_modules files its `COPY --from=build` lines copy (taken from this checkout's
 // node_modules, as the build stage has them). dist/main.js must start there and open the SQLite
 // job store, i.e. load better-sqlite3's native addon from that node_modules and nothing else.
-import { spawn } from "node:child_process"
+// And the build stage's install, as written in the Dockerfile, accepts this checkout's lockfile
+// (npm ci refuses one out of sync with package.json); asked with --dry-run: offline, nothing installed.
+import { execFile, spawn } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { afterAll, describe, expect, it } from "vitest"
-import { copiesFrom, readDockerfile } from "./dockerfile.js"
+import { copiesFrom, installOf, readDockerfile } from "./dockerfile.js"
 
 const hasJobs = Fs.existsSync("src/jobs")
 
@@ -69,4 +71,36 @@ describe("the runtime image's files", () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
     }
   })
+})
+
+/** Runs the Dockerfile's install line in `dir` as a dry run; resolves with its exit code and output. */
+const dryInstall = (dir: string) => {
+  const args = installOf(readDockerfile()[0]!).args!.split(/\s+/)
+  return new Promise<{ code: number; output: string }>((resolve) =>
+    execFile(args[0]!, [...args.slice(1), "--dry-run", "--ignore-scripts"], { cwd: dir }, (error, stdout, stderr) =>
+      resolve({ code: error === null ? 0 : typeof error.code === "number" ? error.code : 1, output: `${stdout}${stderr}` })
+    )
+  )
+}
+
+describe("the build stage's install", () => {
+  const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "owned-service-npm-ci-"))
+  afterAll(() => Fs.rmSync(dir, { recursive: true, force: true }))
+
+  it("accepts the committed package-lock.json, and refuses a package.json it does not lock", async () => {
+    Fs.copyFileSync("package.json", Path.join(dir, "package.json"))
+    Fs.copyFileSync("package-lock.json", Path.join(dir, "package-lock.json"))
+    const accepted = await dryInstall(dir)
+    expect(accepted.output).not.toMatch(/in sync/)
+    expect(accepted.code).toBe(0)
+
+    // The same check on a dependency the lockfile does not have: the failure it exists to catch.
+    const manifest = JSON.parse(Fs.readFileSync("package.json", "utf8"))
+    manifest.dependencies["left-pad"] = "1.3.0"
+    Fs.writeFileSync(Path.join(dir, "package.json"), JSON.stringify(manifest, null, 2))
+    const refused = await dryInstall(dir)
+    expect(refused.code).not.toBe(0)
+    expect(refused.output).toMatch(/package\.json and package-lock\.json[^\n]* in sync/)
+    expect(refused.output).toMatch(/Missing: left-pad@1\.3\.0 from lock file/)
+  }, 60_000)
 })

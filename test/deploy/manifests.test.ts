@@ -8,7 +8,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { describe, expect, it } from "vitest"
 import { FORCE_GRACE_MS } from "../../src/lifecycle/ShutdownRunner.js"
-import { copiesFrom, readDockerfile, type Stage } from "./dockerfile.js"
+import { copiesFrom, installOf, readDockerfile, type Stage } from "./dockerfile.js"
 import { appliedByKubectl, broken, filesIn, type Manifest, readManifests, type Variant, variantOf } from "./kubernetes.js"
 
 const singleFiles = readManifests(["deploy/kubernetes/deployment.yaml"])
@@ -230,6 +230,17 @@ describe("Dockerfile", () => {
     expect(install).toBeGreaterThan(-1)
     const before = build.instructions.slice(0, install).filter((i) => i.keyword === "RUN").map((i) => i.args).join("\n")
     for (const tool of ["python3", "make", "g++"]) expect(before).toMatch(new RegExp(`apt-get install[^\\n]*\\s${tool.replaceAll("+", "\\+")}(\\s|$)`))
+  })
+
+  it("the build stage installs exactly the lockfile: npm ci, after copying only package.json and package-lock.json, before any source", () => {
+    const { index, args } = installOf(build)
+    // npm install may rewrite the lockfile and resolve other versions; npm ci installs what it says or fails.
+    expect(args).toMatch(/^npm ci(\s|$)/)
+    for (const stage of stages) for (const line of run(stage)) expect(line).not.toMatch(/\bnpm (install|i)\b/)
+    const copiedBefore = build.instructions.slice(0, index).filter((i) => i.keyword === "COPY" || i.keyword === "ADD")
+    expect(copiedBefore).toEqual([{ keyword: "COPY", args: "package.json package-lock.json ./" }])
+    const copiesSource = build.instructions.findIndex((i) => i.keyword === "COPY" && /(^|\s)src(\s|$)/.test(i.args))
+    expect(copiesSource).toBeGreaterThan(index)
   })
 
   it("build and runtime share one base image (the addon is compiled for its Node ABI and glibc)", () => {

@@ -1,10 +1,12 @@
-// Once per test run: build dist/main.js (process tests run the real entry point), and find out
+// Once per test run: build dist/main.js if its inputs changed since the last build (process tests
+// run the real entry point; scripts/build-inputs.mjs decides, and one log line says which), and find out
 // whether the shared services the fleet tests need are reachable (Postgres; see postgres.ts).
 // A machine without them skips those tests and says so here; REQUIRE_SERVICES=1 (.ci/run) turns
 // that skip into a failure, so CI cannot pass without having run them.
 import { execFileSync } from "node:child_process"
 import type { TestProject } from "vitest/node"
 import pg from "pg"
+import { buildDecision } from "../../scripts/build-inputs.mjs"
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -30,7 +32,13 @@ const probe = async (url: string): Promise<string | undefined> => {
 }
 
 export default async function setup(project: TestProject) {
-  execFileSync(process.execPath, ["scripts/build.mjs"], { stdio: "inherit" })
+  const build = buildDecision(process.cwd())
+  if (build.rebuild) {
+    console.log(`globalSetup: building dist/main.js: ${build.reason}`)
+    execFileSync(process.execPath, ["scripts/build.mjs"], { stdio: "inherit" })
+  } else {
+    console.log(`globalSetup: not rebuilding dist/main.js: ${build.reason}`)
+  }
   const url = process.env.TEST_DATABASE_URL || DEFAULT_TEST_DATABASE_URL
   const problem = await probe(url)
   if (problem !== undefined) {
