@@ -41,7 +41,7 @@ export const make = Effect.gen(function*() {
   const runtime = yield* Effect.runtime<never>()
   // owner: the caller of the guarded callback. Each run is a synchronous log line and a counter
   // inside Node's callback, finished before the callback returns: no fiber outlives it.
-  const runSync = Runtime.runSync(runtime)
+  const runSync = Runtime.runSync(runtime) // owner: the caller of the guarded callback
   const windows = new Map<string, Window>()
 
   /** True when a line for `kind` may be written now; `suppressed` is what the window swallowed. */
@@ -72,8 +72,8 @@ export const make = Effect.gen(function*() {
     clientCaused: boolean
   ) => {
     try {
-      // owner: this guarded callback (see `runSync` above): synchronous, done before it returns.
-      runSync(Effect.gen(function*() {
+      // Synchronous: done before the guarded callback returns.
+      runSync(Effect.gen(function*() { // owner: this guarded callback
         if (clientCaused) yield* Metric.increment(Metric.tagged(clientErrors, "kind", kind))
         const { suppressed, write } = admit(kind, yield* Clock.currentTimeMillis)
         if (!write) return

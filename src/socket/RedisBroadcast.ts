@@ -65,10 +65,10 @@ export const make = (
     const runtime = yield* Effect.runtime<never>()
     // owner: the ioredis listener that calls `log`. Each run is one synchronous log line inside
     // that callback, finished before it returns: no fiber outlives it.
-    const runSync = Runtime.runSync(runtime)
+    const runSync = Runtime.runSync(runtime) // owner: the ioredis listener calling `log`
     const log = (effect: Effect.Effect<void>) => {
       try {
-        runSync(effect)
+        runSync(effect) // owner: this ioredis listener; synchronous, done before it returns
       } catch {
         // The logger failed: nowhere left to report it, and a listener must not throw.
       }

@@ -76,7 +76,7 @@ describe("disk full under the SQLite job store", () => {
       // CI runs as root with mount working: there, a skip must not pass silently.
       if (process.env.REQUIRE_SERVICES === "1") throw new Error(`REQUIRE_SERVICES=1: cannot run the disk-full test: ${mount.reason}`)
       console.warn(`*** disk-full test (issue 17) SKIPPED: ${mount.reason}`)
-      return ctx.skip(`issue 17: ${mount.reason}`)
+      return ctx.skip(`issue #17: ${mount.reason}`)
     }
     // A job whose completion could not be written during the outage stays claimed by that run:
     // a short lease lets the restarted service take it again within this test.
