@@ -94,7 +94,7 @@ export const targetIsUrl = (target: string | undefined): boolean => {
  * Latin-1 string's bytes as UTF-8, so once hot it disagrees with `new URL` on targets holding bytes
  * 0x80-0xFF, in both directions (test/http/RequestTarget.test.ts shows it).
  */
-const parsesAsUrl = (target: string): boolean => {
+export const parsesAsUrl = (target: string): boolean => {
   try {
     new URL(target, BASE)
     return true

@@ -9,6 +9,7 @@ import { HttpApiBuilder, HttpApiError, type HttpApp, HttpMethod, HttpServerError
 import { Cause, Effect, Option } from "effect"
 import type * as NodeEdge from "../../lifecycle/NodeEdge.js"
 import { errorResponse } from "../ErrorResponse.js"
+import { parsesAsUrl } from "../RawAnswer.js"
 import { Api } from "./Api.js"
 import { BadRequest, InternalServerError, NotFound, PayloadTooLarge } from "./ApiErrors.js"
 import * as BoundedBody from "./BoundedBody.js"
@@ -41,17 +42,6 @@ const pathOf = (url: string) => {
   return path.length > 200 ? `${path.slice(0, 200)}...` : path
 }
 
-/** Whether the request-target is a URL at all (`//` and `http://[` are not): asked only on the
- * error path, where a throw would turn a client's 4xx into a defect. */
-const isUrl = (url: string) => {
-  try {
-    new URL(url, "http://public")
-    return true
-  } catch {
-    return false
-  }
-}
-
 type ClientError = BadRequest | NotFound | PayloadTooLarge
 
 const isClientError = (error: unknown): error is ClientError =>
@@ -61,7 +51,7 @@ const isClientError = (error: unknown): error is ClientError =>
 const fromFramework = (error: unknown): ClientError | undefined => {
   if (error instanceof HttpApiError.HttpApiDecodeError) return new BadRequest({ message: describeIssues(error) })
   if (error instanceof HttpServerError.RouteNotFound) {
-    return isUrl(error.request.url)
+    return parsesAsUrl(error.request.url)
       ? new NotFound({ message: `no route for ${error.request.method} ${pathOf(error.request.url)}` })
       : new BadRequest({ message: "the request-target is not a valid URL" })
   }
