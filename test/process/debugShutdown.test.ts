@@ -2,21 +2,13 @@
 // by a slow request it names the phase, the reason, a budget left that goes down, and the request
 // under its route template. Every wait is for a condition the view reports, never a sleep.
 import { describe, expect, it } from "vitest"
+import type { ShutdownView } from "../../src/lifecycle/DrainView.js"
 import { spawnService, waitFor } from "../support/spawnService.js"
 
 const TOKEN = "drain-view-token"
 const BUDGET_MS = 6_000
 
-interface View {
-  readonly phase: string
-  readonly runningPhases: ReadonlyArray<string>
-  readonly reason: string | null
-  readonly elapsedMs: number
-  readonly budgetMs: number
-  readonly budgetLeftMs: number
-  readonly holding: Record<string, Record<string, unknown>>
-  readonly fibers: ReadonlyArray<{ readonly name: string; readonly owner: string; readonly ageMs: number }>
-}
+type View = ShutdownView
 
 const readView = async (adminPort: number): Promise<View> => {
   const response = await fetch(`http://127.0.0.1:${adminPort}/debug/shutdown`, { headers: { authorization: `Bearer ${TOKEN}` } })
