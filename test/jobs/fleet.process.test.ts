@@ -38,11 +38,14 @@ describe.skipIf(schemas === null)("two replicas on one Postgres queue", () => {
   it("SIGKILL one replica while it runs jobs: the other finishes every acknowledged job once the lease expires", async () => {
     const { url } = schemas!.killed
     const env = await fleetEnv(url, { WORKERS: "2", JOB_LEASE_MS: "2000", SHUTDOWN_TIMEOUT_MS: "5000" })
-    const a = await startReplica(env)
+    // A logs "job started" (a debug line) the moment a worker holds a claim; B need not.
+    const a = await startReplica({ ...env, LOG_LEVEL: "debug" })
     const b = await startReplica(env)
-    const ids = await submitJobs([a.port, b.port], 40, { ms: 300, concurrency: 4 })
-    // A is working (its workers claim the next job as each one finishes): kill it mid-flight.
-    await a.waitForLine((line) => line.message === "job done", 15_000)
+    const ids = await submitJobs([a.port, b.port], 40, { ms: 600, concurrency: 4 })
+    // Kill A while a worker of its holds a claim: right after a "job started", with 600 ms before
+    // that job can end. (Waiting for "job done" instead could land the kill between a job's end
+    // and the next claim, with nothing held: the check below then failed under load.)
+    await a.waitForLine((line) => line.message === "job started", 15_000)
     a.signal("SIGKILL")
     await waitFor(a.exited, 5_000, "A killed")
     // What A held when it died, read from the store before any lease can have run out.
