@@ -3,14 +3,14 @@
 // that name it), then typecheck and run the whole test suite there. Once per feature, and once
 // with all of them gone (the bare skeleton). Run by .ci/run; exits 1 if any copy fails.
 //
-//   node scripts/check-removable.mjs [socket|jobs|resilience ...]   (default: each, then all)
+//   node scripts/check-removable.mjs [websocket|jobs|upstream ...]   (default: each, then all)
 import { spawnSync } from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 
 const root = Path.resolve(import.meta.dirname, "..")
-const features = ["socket", "jobs", "resilience"]
+const features = ["websocket", "jobs", "upstream"]
 /** Top-level entries not copied: installed, generated or local state. */
 const skipped = new Set(["node_modules", ".git", "dist", "data", "coverage", ".vitest-results.json"])
 

@@ -23,8 +23,8 @@ import * as Signals from "./lifecycle/Signals.js"
 import * as ProcessSampler from "./observability/ProcessSampler.js"
 // Optional features: each is one folder, one import here and one layer below (see README, "Make it yours").
 import * as JobsFeature from "./jobs/JobsFeature.js"
-import * as UpstreamFeature from "./resilience/UpstreamFeature.js"
-import * as SocketFeature from "./socket/SocketFeature.js"
+import * as UpstreamFeature from "./upstream/UpstreamFeature.js"
+import * as WebSocketFeature from "./websocket/WebSocketFeature.js"
 
 export class AdminServer extends Context.Tag("app/AdminServer")<AdminServer, OwnedServer.RunningServer>() {}
 export class PublicServer extends Context.Tag("app/PublicServer")<PublicServer, OwnedServer.RunningServer>() {}
@@ -76,7 +76,7 @@ const DebugHangLive = Layer.scopedDiscard(Effect.gen(function*() {
 export const ServicesLive = PublicServerLive.pipe(
   // Released in reverse: the public routes drain (WebSocket sessions told to go away), then each
   // feature in reverse (the hub; the upstream client; the pool stops, then the store closes).
-  Layer.provideMerge(SocketFeature.layer),
+  Layer.provideMerge(WebSocketFeature.layer),
   Layer.provideMerge(UpstreamFeature.layer),
   Layer.provideMerge(JobsFeature.layer),
   Layer.provideMerge(AdminServerLive),

@@ -39,15 +39,15 @@ export const appConfig = Config.all({
   logLevel: oneOf("LOG_LEVEL", "info", LogLevels),
   // One access line per request: at info when true, else at debug (so LOG_LEVEL=debug shows it).
   logRequests: flag("LOG_REQUESTS"),
-  // The optional features' settings (src/socket, src/resilience, src/jobs) live here too, so that
+  // The optional features' settings (src/websocket, src/upstream, src/jobs) live here too, so that
   // one read validates everything before anything starts. A deleted feature's block is harmless
   // (read, validated, unused); to drop it, delete it here, in `test` below and in test/config.
-  // socket
+  // websocket
   wsPingIntervalMs: millis("WS_PING_INTERVAL_MS", 15_000, { min: 10, max: 3_600_000 }),
   wsPongTimeoutMs: millis("WS_PONG_TIMEOUT_MS", 10_000, { min: 10, max: 3_600_000 }),
   wsMaxMessageBytes: integer("WS_MAX_MESSAGE_BYTES", 65_536, { min: 16, max: 16 * 1024 * 1024 }),
   wsSendQueue: integer("WS_SEND_QUEUE", 256, { min: 1, max: 100_000 }),
-  // resilience
+  // upstream
   upstreamUrl: optionalSecretUrl("UPSTREAM_URL", ["http:", "https:"], "an http:// or https:// URL"),
   upstreamTimeoutMs: millis("UPSTREAM_TIMEOUT_MS", 2_000, { min: 1, max: 600_000 }),
   upstreamRetries: integer("UPSTREAM_RETRIES", 2, { min: 0, max: 10 }),

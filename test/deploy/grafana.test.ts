@@ -150,7 +150,7 @@ describe("deploy/grafana/dashboard.json", () => {
     // Every feature row names a folder that is (or was, before a removal check) a feature.
     for (const row of dashboard.panels.filter((panel) => panel.type === "row")) {
       const feature = featureOf(row)
-      if (feature !== undefined) expect(["socket", "jobs", "resilience"]).toContain(feature)
+      if (feature !== undefined) expect(["websocket", "jobs", "upstream"]).toContain(feature)
     }
   })
 

@@ -1,7 +1,7 @@
 // The core's OpenAPI document, as served (/openapi.json) and as Swagger UI renders it (/docs): an
 // integer `ms` with the bounds the decode enforces, a summary per operation, on each operation
 // only the errors it can answer, examples safe to run, no Authorize button. Each feature checks
-// its own operations the same way (test/jobs/JobsApi.test.ts, test/resilience/UpstreamApi.test.ts).
+// its own operations the same way (test/jobs/JobsApi.test.ts, test/upstream/UpstreamApi.test.ts).
 import { FetchHttpClient, HttpApiClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Schema } from "effect"

@@ -1,5 +1,5 @@
 // The public API's core routes served by our own server, called through the client derived from
-// their declaration. Each feature tests its own routes beside it (test/jobs, test/resilience).
+// their declaration. Each feature tests its own routes beside it (test/jobs, test/upstream).
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"

@@ -1,6 +1,6 @@
 // Reading the served OpenAPI document in tests: its operations, the errors each lists, and the
 // Swagger UI page's embedded copy. Shared by the core's test (OpenApi.test.ts) and each feature's
-// (test/jobs, test/resilience), so a deleted feature takes only its own rows with it.
+// (test/jobs, test/upstream), so a deleted feature takes only its own rows with it.
 import { expect } from "@effect/vitest"
 import { Effect } from "effect"
 

@@ -49,7 +49,7 @@ describe("secure by default", () => {
       ADMIN_TOKEN: token,
       LOG_LEVEL: "debug"
     })
-    // /upstream using its URL, failure logged: test/resilience/upstreamSecrets.process.test.ts
+    // /upstream using its URL, failure logged: test/upstream/upstreamSecrets.process.test.ts
     expect((await fetch(`http://127.0.0.1:${service.adminPort}/metrics`)).status).toBe(401)
     const shutdown = await fetch(`http://127.0.0.1:${service.adminPort}/admin/shutdown`, {
       method: "POST",

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import type { TestOverrides } from "../../src/config/AppConfig.js"
-import * as UpstreamFeature from "../../src/resilience/UpstreamFeature.js"
+import * as UpstreamFeature from "../../src/upstream/UpstreamFeature.js"
 import { expectErrors } from "../http/openApiDocument.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"

@@ -1,5 +1,5 @@
 // The WebSocket feature's metrics, updated synchronously (see HttpMetrics for why). Registered at
-// 0 when the feature's layer is built (`layer`, in SocketFeature), so every family is exported
+// 0 when the feature's layer is built (`layer`, in WebSocketFeature), so every family is exported
 // from the first scrape; deleting this folder deletes them.
 import { Effect, Layer, Metric, MetricKey } from "effect"
 

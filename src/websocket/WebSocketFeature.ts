@@ -1,5 +1,5 @@
 // The WebSocket feature as one layer: the hub and its sessions, taking upgrades on the public port.
-// Remove the feature: delete src/socket and test/socket, and the two lines naming SocketFeature in
+// Remove the feature: delete src/websocket and test/websocket, and the two lines naming WebSocketFeature in
 // src/App.ts (its WS_* settings in AppConfig may go too). Without it an upgrade request gets 404.
 import { Effect, Layer } from "effect"
 import { PublicRoutes } from "../http/public/PublicRoutes.js"

@@ -1,7 +1,7 @@
 // Fuzz: hostile WebSocket upgrade requests (issue 16). Malformed request-targets, odd methods,
 // missing or bad Sec-WebSocket-* headers, bytes after the head: the answer is 101 or < 500, the
 // bystander session stays open, and the process still serves and exits 0 on SIGTERM.
-// Reproduce a failure with the seed it prints: FUZZ_SEED=<seed> npx vitest run test/socket/fuzz-upgrade.test.ts
+// Reproduce a failure with the seed it prints: FUZZ_SEED=<seed> npx vitest run test/websocket/fuzz-upgrade.test.ts
 import fc from "fast-check"
 import { describe, it } from "vitest"
 import { printable, startHostileService } from "../support/HostileService.js"

@@ -2,7 +2,7 @@
 // invalid UTF-8, binary, oversize and malformed frames, bursts of broadcasts. Every session either
 // stays open and keeps answering, or is closed with the code that fits what it sent (1002, 1007,
 // 1009); the bystander is never cut off; the process still serves and exits 0 on SIGTERM.
-// Reproduce a failure with the seed it prints: FUZZ_SEED=<seed> npx vitest run test/socket/fuzz-sessions.test.ts
+// Reproduce a failure with the seed it prints: FUZZ_SEED=<seed> npx vitest run test/websocket/fuzz-sessions.test.ts
 import fc from "fast-check"
 import { describe, it } from "vitest"
 import { startHostileService } from "../support/HostileService.js"

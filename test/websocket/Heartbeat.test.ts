@@ -9,7 +9,7 @@ import { Effect, Fiber, Option, TestClock } from "effect"
 import type { WebSocket } from "ws"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as NodeEdge from "../../src/lifecycle/NodeEdge.js"
-import * as Session from "../../src/socket/Session.js"
+import * as Session from "../../src/websocket/Session.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 

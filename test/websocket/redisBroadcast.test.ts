@@ -6,8 +6,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Redis } from "ioredis"
 import * as Prometheus from "../../src/observability/Prometheus.js"
-import * as RedisBroadcast from "../../src/socket/RedisBroadcast.js"
-import * as SocketFeature from "../../src/socket/SocketFeature.js"
+import * as RedisBroadcast from "../../src/websocket/RedisBroadcast.js"
+import * as WebSocketFeature from "../../src/websocket/WebSocketFeature.js"
 import { captureLogs, type CapturedLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { parsePrometheus, valueOf } from "../support/parsePrometheus.js"
@@ -110,8 +110,8 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
     return Effect.gen(function*() {
       const redis = yield* promise(() => startOwnRedis())
       const config = { redisUrl: redis.url }
-      const a = yield* startPublic({ features: SocketFeature.layer, config })
-      const b = yield* startPublic({ features: SocketFeature.layer, config })
+      const a = yield* startPublic({ features: WebSocketFeature.layer, config })
+      const b = yield* startPublic({ features: WebSocketFeature.layer, config })
       yield* waitForCount(logs, "broadcast link up", 2)
       const [a1, a2, b1] = yield* promise(() => Promise.all([connect(a.port), connect(a.port), connect(b.port)]))
       const nonce = crypto.randomUUID()
@@ -156,7 +156,7 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
     return Effect.gen(function*() {
       const redis = yield* promise(() => startOwnRedis())
       yield* leakCheck(Effect.gen(function*() {
-        const { port } = yield* startPublic({ features: SocketFeature.layer, config: { redisUrl: redis.url } })
+        const { port } = yield* startPublic({ features: WebSocketFeature.layer, config: { redisUrl: redis.url } })
         yield* waitForCount(logs, "broadcast link up", 1)
         const client = yield* promise(() => connect(port))
         broadcast(client, "hello")
@@ -178,7 +178,7 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
       const redis = yield* promise(() => startOwnRedis())
       const started = Date.now()
       yield* leakCheck(Effect.gen(function*() {
-        yield* startPublic({ features: SocketFeature.layer, config: { redisUrl: redis.url } })
+        yield* startPublic({ features: WebSocketFeature.layer, config: { redisUrl: redis.url } })
         yield* waitForCount(logs, "broadcast link up", 1)
         redis.freeze()
       }))
@@ -195,7 +195,7 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
     const logs = captureLogs()
     return Effect.gen(function*() {
       const redis = yield* promise(() => startOwnRedis())
-      const { port } = yield* startPublic({ features: SocketFeature.layer, config: { redisUrl: redis.url } })
+      const { port } = yield* startPublic({ features: WebSocketFeature.layer, config: { redisUrl: redis.url } })
       yield* waitForCount(logs, "broadcast link up", 1)
       const client = yield* promise(() => connect(port))
       const publisher = yield* Effect.acquireRelease(
@@ -227,14 +227,14 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
     return Effect.gen(function*() {
       const redis = yield* promise(() => startOwnRedis())
       yield* promise(() => redis.stop())
-      const a = yield* startPublic({ features: SocketFeature.layer, config: { redisUrl: redis.url } })
+      const a = yield* startPublic({ features: WebSocketFeature.layer, config: { redisUrl: redis.url } })
       yield* waitForCount(logs, "broadcast link down", 1)
       const a1 = yield* promise(() => connect(a.port))
       broadcast(a1, "local")
       expect(yield* promise(() => a1.next(3_000))).toEqual({ type: "broadcast", data: "local" })
       yield* promise(() => redis.start())
       yield* waitForCount(logs, "broadcast link up", 1)
-      const b = yield* startPublic({ features: SocketFeature.layer, config: { redisUrl: redis.url } })
+      const b = yield* startPublic({ features: WebSocketFeature.layer, config: { redisUrl: redis.url } })
       yield* waitForCount(logs, "broadcast link up", 2)
       const b1 = yield* promise(() => connect(b.port))
       broadcast(a1, "across")

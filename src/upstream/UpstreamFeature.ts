@@ -1,5 +1,5 @@
 // The upstream feature as one layer: the outbound client (timeouts, retries, breaker) and GET /upstream.
-// Remove the feature: delete src/resilience and test/resilience, and the two lines naming
+// Remove the feature: delete src/upstream and test/upstream, and the two lines naming
 // UpstreamFeature in src/App.ts (its UPSTREAM_* and BREAKER_* settings in AppConfig may go too).
 import { Effect, Layer } from "effect"
 import { PublicRoutes } from "../http/public/PublicRoutes.js"

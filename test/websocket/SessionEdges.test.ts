@@ -8,9 +8,9 @@ import WebSocket, { WebSocketServer } from "ws"
 import * as AppConfig from "../../src/config/AppConfig.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as NodeEdge from "../../src/lifecycle/NodeEdge.js"
-import * as Hub from "../../src/socket/Hub.js"
-import { type Ending, type Peers, run } from "../../src/socket/Session.js"
-import * as SocketFeature from "../../src/socket/SocketFeature.js"
+import * as Hub from "../../src/websocket/Hub.js"
+import { type Ending, type Peers, run } from "../../src/websocket/Session.js"
+import * as WebSocketFeature from "../../src/websocket/WebSocketFeature.js"
 import { captureLogs, type CapturedLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { startPublic } from "../support/publicServer.js"
@@ -55,7 +55,7 @@ const sessionClosed = (logs: CapturedLogs, code: number) =>
 const withHub = (config: Partial<AppConfig.AppConfigShape> = {}) =>
   Effect.gen(function*() {
     const { arm, edge } = yield* plantedEdge
-    const { port } = yield* startPublic({ features: SocketFeature.layerWith(Hub.layerWith(edge)), config })
+    const { port } = yield* startPublic({ features: WebSocketFeature.layerWith(Hub.layerWith(edge)), config })
     return { port, arm }
   })
 

@@ -2,7 +2,7 @@
 // no drop for the whole stall window. A peer that drains, however slowly, is never cut off.
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Fiber, Option, TestClock } from "effect"
-import { awaitRoom, HIGH_WATER_BYTES, STALL_WINDOW } from "../../src/socket/SlowConsumer.js"
+import { awaitRoom, HIGH_WATER_BYTES, STALL_WINDOW } from "../../src/websocket/SlowConsumer.js"
 
 const OPEN = 1
 const stallMs = Duration.toMillis(STALL_WINDOW)

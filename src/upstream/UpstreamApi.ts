@@ -1,5 +1,5 @@
 // The upstream feature's route: GET /upstream, declared with HttpApi and handled here.
-// UpstreamFeature.ts adds it to the public API; nothing outside src/resilience names it.
+// UpstreamFeature.ts adds it to the public API; nothing outside src/upstream names it.
 import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Effect, Schema } from "effect"
 import { PublicApi } from "../http/public/Api.js"

@@ -1,7 +1,7 @@
 // The breaker's state machine, driven by TestClock: closed -> open -> half-open -> closed/open.
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Data, Deferred, Effect, Either, Exit, Fiber, Metric, Ref, TestClock } from "effect"
-import { type CircuitBreaker, make, stateGauge } from "../../src/resilience/CircuitBreaker.js"
+import { type CircuitBreaker, make, stateGauge } from "../../src/upstream/CircuitBreaker.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 

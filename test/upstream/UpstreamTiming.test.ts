@@ -5,7 +5,7 @@ import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Clock, Effect, Fiber, Layer, TestClock } from "effect"
 import * as AppConfig from "../../src/config/AppConfig.js"
-import { make, Upstream } from "../../src/resilience/Upstream.js"
+import { make, Upstream } from "../../src/upstream/Upstream.js"
 import { leakCheck } from "../support/LeakCheck.js"
 
 type Scripted = number | "hang"
