@@ -77,7 +77,7 @@ export const ServicesLive = PublicServerLive.pipe(
   // Released in reverse: the public routes drain (WebSocket sessions told to go away), then each
   // feature in reverse (the hub; the upstream client; the pool stops, then the store closes).
   Layer.provideMerge(WebSocketFeature.layer),
-  Layer.provideMerge(UpstreamFeature.layer),
+  Layer.provideMerge(Layer.provide(UpstreamFeature.layer, UpstreamFeature.HttpClientLive)),
   Layer.provideMerge(JobsFeature.layer),
   Layer.provideMerge(AdminServerLive),
   Layer.provideMerge(DebugHangLive),

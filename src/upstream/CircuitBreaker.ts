@@ -83,9 +83,10 @@ const logTransition = (name: string) => (transition: Transition | undefined): Ef
 export const make = (options: CircuitBreakerOptions): Effect.Effect<CircuitBreaker> =>
   Effect.sync(() => {
     const gauge = stateGauge(options.name)
-    // Plain state, read and written only inside Effect.sync: each check-and-transition, with its
-    // gauge write, is one synchronous step that no other fiber can interleave with. That step
-    // returns the transition it made, so exactly one caller logs each one.
+    // Plain state, read and written only in synchronous code (`admit` and `settle`, called
+    // between two yields, and `state`'s Effect.sync): each check-and-transition, with its gauge
+    // write, is one step that no other fiber can interleave with. That step returns the
+    // transition it made, so exactly one caller logs each one.
     let state: State = closed
     const enter = (
       next: State,
@@ -141,23 +142,18 @@ export const make = (options: CircuitBreakerOptions): Effect.Effect<CircuitBreak
       return enter({ _tag: "open", since: now }, reason, { failures, resetMs: options.resetMs }, failureCause)
     }
 
-    const protect = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpen, R> =>
-      // Uninterruptible from admission until `onExit` is installed, so a trial always settles.
-      Effect.uninterruptibleMask((restore) =>
-        Clock.currentTimeMillis.pipe(
-          Effect.flatMap((now) => Effect.sync(() => admit(now))),
-          Effect.tap(([, transition]) => log(transition)),
-          Effect.flatMap(([ticket]): Effect.Effect<A, E | CircuitOpen, R> =>
-            ticket instanceof CircuitOpen
-              ? Effect.fail(ticket)
-              : Effect.onExit(restore(self), (exit) =>
-                Clock.currentTimeMillis.pipe(
-                  Effect.flatMap((now) => Effect.sync(() => settle(ticket, exit, now))),
-                  Effect.flatMap(log)
-                ))
-          )
-        )
+    // Uninterruptible from admission until `onExit` is installed, so a trial always settles.
+    const protect = Effect.fn("CircuitBreaker.protect")(function*<A, E, R>(self: Effect.Effect<A, E, R>) {
+      return yield* Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function*() {
+          const [ticket, transition] = admit(yield* Clock.currentTimeMillis)
+          yield* log(transition)
+          if (ticket instanceof CircuitOpen) return yield* ticket
+          return yield* Effect.onExit(restore(self), (exit) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => log(settle(ticket, exit, now))))
+        })
       )
+    })
 
     return { name: options.name, protect, state: Effect.sync(() => state._tag) }
   })

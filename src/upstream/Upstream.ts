@@ -1,13 +1,16 @@
 /**
  * The outbound dependency behind GET /upstream: timeout per attempt, retries with jittered
  * exponential backoff (idempotent methods only; timeouts, transport failures and 5xx only), a
- * circuit breaker around the whole call, and real cancellation: the fiber's AbortSignal reaches
- * node's http client, so an interrupted call closes its socket to the upstream.
- * Owns: its keep-alive agent and the agent's sockets (released with its layer), and its breaker.
- * Every answer's body is read to its end or its socket closed (see UpstreamBody.ts), so no
- * socket stays lent to a call that is over.
- * Does not own: the caller's request fiber; interrupting that fiber is how a call is cancelled.
- * Released when: its layer's scope closes (the agent is destroyed).
+ * circuit breaker around the whole call, and real cancellation: interrupting an attempt aborts
+ * its request, so the client given to it closes the socket to the upstream.
+ * Owns: its breaker; reading every answer's body to its end or cutting it (see UpstreamBody.ts),
+ * so no socket stays lent to a call that is over.
+ * Does not own: the `HttpClient.HttpClient` it calls through: the composition root provides it
+ * (App.ts gives `HttpClientLive` below; tests give a scripted client); the caller's request
+ * fiber (interrupting that fiber is how a call is cancelled).
+ * Released when: nothing of its own to release. `HttpClientLive`'s agent is acquired and
+ * destroyed, with its sockets, by the platform's `makeAgent` (an acquireRelease) when the
+ * scope of whoever built that layer closes: after the upstream, which it was provided to.
  */
 import { HttpClient, type HttpClientResponse, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
@@ -38,7 +41,7 @@ export const retryable = (error: UpstreamError) =>
 export const upstreamFault = (error: UpstreamError) => retryable(error) || error.reason === "Body"
 
 export class Upstream extends Context.Tag("app/Upstream")<Upstream, {
-  /** Calls UPSTREAM_URL and decodes its JSON body. */
+  /** Calls UPSTREAM_URL and decodes its JSON body (span "Upstream.call", one "Upstream.attempt" per try). */
   readonly call: (method: Method) => Effect.Effect<unknown, UpstreamNotConfigured | UpstreamError | CircuitOpen>
   readonly breaker: CircuitBreaker
 }>() {}
@@ -72,41 +75,44 @@ export const make = Effect.gen(function*() {
       Effect.timeoutFail({ duration: config.upstreamTimeoutMs, onTimeout: () => new UpstreamError({ reason: "Timeout" }) })
     )
 
-  const attempt = (method: Method, target: URL) =>
-    Effect.flatMap(exchange(method, target), Either.match({
-      onRight: Effect.succeed,
-      onLeft: (response) =>
-        Effect.zipRight(discard(response, discardMs), Effect.fail(new UpstreamError({ reason: "Status", status: response.status })))
-    }))
+  const attempt = Effect.fn("Upstream.attempt")(function*(method: Method, target: URL) {
+    const answer = yield* exchange(method, target)
+    if (Either.isRight(answer)) return answer.right
+    yield* discard(answer.left, discardMs)
+    return yield* new UpstreamError({ reason: "Status", status: answer.left.status })
+  })
 
   const backoff = Schedule.exponential(Duration.millis(Math.min(100, config.upstreamTimeoutMs))).pipe(
     Schedule.jittered,
     Schedule.intersect(Schedule.recurs(config.upstreamRetries))
   )
 
-  const call = (method: Method): Effect.Effect<unknown, UpstreamNotConfigured | UpstreamError | CircuitOpen> => {
-    if (url === undefined) return Effect.fail(new UpstreamNotConfigured())
+  const call = Effect.fn("Upstream.call")(function*(method: Method) {
+    if (url === undefined) return yield* new UpstreamNotConfigured()
     const once = attempt(method, url)
     const withRetries = idempotent.has(method) ? Effect.retry(once, { schedule: backoff, while: retryable }) : once
     // Only failures of the upstream itself trip the breaker; a 4xx passes through it as an
     // answer and fails after.
-    return breaker.protect(
+    const result = yield* breaker.protect(
       Effect.flatMap(Effect.either(withRetries), (result) =>
         Either.isLeft(result) && upstreamFault(result.left) ? Effect.fail(result.left) : Effect.succeed(result))
-    ).pipe(Effect.flatMap((result) => result))
-  }
+    )
+    return yield* result
+  })
 
   return Upstream.of({ call, breaker })
 })
 
+/** The upstream on the `HttpClient` its composition root provides (App.ts: `HttpClientLive`). */
+export const layer = Layer.effect(Upstream, make)
+
 /**
- * The agent every upstream call goes through: keep-alive, so consecutive calls reuse a socket.
- * An idle socket is closed after 4 s, before a typical server's 5 s keep-alive timeout could
- * close it under a request being sent. Destroyed, with its sockets, when its layer's scope closes.
+ * The client App.ts gives the upstream: node:http (an interrupted attempt aborts its request and
+ * the socket closes) on a keep-alive agent, so consecutive calls reuse a socket. An idle socket
+ * is closed after 4 s, before a typical server's 5 s keep-alive timeout could close it under a
+ * request being sent. The agent is the platform's `makeAgent`: acquired with its finalizer
+ * (`agent.destroy()`, which closes its sockets) in the scope this layer is built in.
  */
-export const agentLayer = NodeHttpClient.makeAgentLayer({ keepAlive: true, timeout: 4_000 })
-
-/** The upstream on an agent given from outside: tests provide one they can inspect. */
-export const layerWithoutAgent = Layer.effect(Upstream, make).pipe(Layer.provide(NodeHttpClient.layerWithoutAgent))
-
-export const layer = Layer.provide(layerWithoutAgent, agentLayer)
+export const HttpClientLive = NodeHttpClient.layerWithoutAgent.pipe(
+  Layer.provide(NodeHttpClient.makeAgentLayer({ keepAlive: true, timeout: 4_000 }))
+)

@@ -1,120 +1,134 @@
-// The outbound client against a real upstream whose answers the test scripts. What is about
-// time only (backoff, breaker reset) is in UpstreamTiming.test.ts, on TestClock.
+// What the outbound client makes of each kind of answer, on a scripted HttpClient (no socket):
+// which are retried, which the breaker counts, how far a body is read. Time (backoff, timeouts,
+// breaker reset) is in UpstreamTiming.test.ts; sockets are in upstreamSockets.test.ts.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Fiber, Layer } from "effect"
-import * as AppConfig from "../../src/config/AppConfig.js"
+import { Effect, Fiber, Queue, TestClock } from "effect"
 import { MAX_JSON_DEPTH } from "../../src/http/BoundedJson.js"
-import { layer, MAX_BODY_BYTES, Upstream } from "../../src/upstream/Upstream.js"
+import { MAX_BODY_BYTES, Upstream } from "../../src/upstream/Upstream.js"
 import { captureLogs } from "../support/captureLogs.js"
-import { startUpstream } from "./fakeUpstream.js"
 import { leakCheck } from "../support/LeakCheck.js"
+import { scriptedClient, type Scripted, untilWaiting, upstreamOn } from "./scriptedClient.js"
+import type { TestOverrides } from "../../src/config/AppConfig.js"
 
-const withUpstream = (url: string | undefined, overrides: Partial<AppConfig.AppConfigShape> = {}) =>
-  Layer.provide(
-    layer,
-    AppConfig.layer(AppConfig.test({
-      upstreamUrl: url === undefined ? undefined : new URL(url),
-      // 2 s: an answered attempt must never hit it, even on a loaded machine (it would be retried).
-      upstreamTimeoutMs: 2_000,
-      upstreamRetries: 2,
-      breakerFailures: 3,
-      breakerResetMs: 300,
-      ...overrides
-    }))
-  )
+/** Runs `body` with the Upstream service on a client answering `script`; no breaker by default. */
+const withScript = <A, E>(
+  script: Array<Scripted>,
+  overrides: TestOverrides,
+  body: (client: Effect.Effect.Success<ReturnType<typeof scriptedClient>>) => Effect.Effect<A, E, Upstream>
+) =>
+  Effect.gen(function*() {
+    const client = yield* scriptedClient(script)
+    return yield* body(client).pipe(Effect.provide(upstreamOn(client.layer, { breakerFailures: 100, ...overrides })))
+  }).pipe(Effect.provide(captureLogs().layer))
 
-const failureOf = <A, E>(result: Either.Either<A, E>) => Either.isLeft(result) ? result.left : undefined
+const call = (method: "GET" | "POST" = "GET") => Effect.flatMap(Upstream, (upstream) => upstream.call(method))
+const failure = (method: "GET" | "POST" = "GET") => Effect.flip(call(method))
 
-describe("Upstream", () => {
-  it.live("success: the JSON body, one request", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() => startUpstream())
-      fake.script.push({ status: 200, body: { hello: "upstream" } })
-      yield* leakCheck(Effect.gen(function*() {
-        const upstream = yield* Upstream
-        expect(yield* upstream.call("GET")).toEqual({ hello: "upstream" })
-      }).pipe(Effect.provide(withUpstream(fake.url))))
-      expect(fake.requests).toHaveLength(1)
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+describe("Upstream answers", { timeout: 10_000 }, () => {
+  it.effect("success: the JSON body, one request", () =>
+    withScript([{ status: 200, text: JSON.stringify({ hello: "upstream" }) }], {}, ({ sent }) =>
+      leakCheck(Effect.gen(function*() {
+        expect(yield* call()).toEqual({ hello: "upstream" })
+        expect(sent.count).toBe(1)
+      }))))
 
-  it.live("a timeout, then success on retry; the timed-out attempt's socket is closed at the upstream", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() => startUpstream())
-      fake.script.push("hang", { status: 200, body: { n: 2 } })
-      const value = yield* Effect.flatMap(Upstream, (upstream) => upstream.call("GET")).pipe(
-        Effect.provide(withUpstream(fake.url, { upstreamTimeoutMs: 1_000 }))
-      )
-      expect(value).toEqual({ n: 2 })
-      expect(fake.requests).toHaveLength(2)
-      const first = fake.requests[0]!
-      expect(first.closedAt).toBeDefined()
-      // Cut at its 1 s timeout: without cancellation it would stay open until the upstream
-      // closes (at the end of the test). The bound is loose: a loaded machine is slow, not wrong.
-      expect(first.closedAt! - first.at).toBeLessThan(1_000 + 3_000)
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+  it.effect("UPSTREAM_URL unset -> UpstreamNotConfigured, nothing called", () =>
+    withScript([], { upstreamUrl: undefined }, ({ sent }) =>
+      Effect.gen(function*() {
+        expect(yield* failure()).toMatchObject({ _tag: "UpstreamNotConfigured" })
+        expect(sent.count).toBe(0)
+      })))
 
-  it.live("a non-idempotent call is not retried, and a 4xx is not retried", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() => startUpstream())
-      fake.script.push({ status: 503 }, { status: 404 })
-      yield* Effect.gen(function*() {
-        const upstream = yield* Upstream
-        const post = failureOf(yield* Effect.either(upstream.call("POST")))
-        expect(post).toMatchObject({ _tag: "UpstreamError", reason: "Status", status: 503 })
-        expect(fake.requests).toHaveLength(1)
-        const notFound = failureOf(yield* Effect.either(upstream.call("GET")))
-        expect(notFound).toMatchObject({ _tag: "UpstreamError", reason: "Status", status: 404 })
-        expect(fake.requests).toHaveLength(2)
-      }).pipe(Effect.provide(withUpstream(fake.url)))
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+  it.effect("a non-idempotent call is not retried, and a 4xx is not retried", () =>
+    withScript([503, 404], { upstreamRetries: 2 }, ({ sent }) =>
+      Effect.gen(function*() {
+        expect(yield* failure("POST")).toMatchObject({ _tag: "UpstreamError", reason: "Status", status: 503 })
+        expect(sent.count).toBe(1)
+        expect(yield* failure()).toMatchObject({ _tag: "UpstreamError", reason: "Status", status: 404 })
+        expect(sent.count).toBe(2)
+      })))
 
-  it.live("UPSTREAM_URL unset -> UpstreamNotConfigured, nothing called", () =>
-    Effect.gen(function*() {
-      const result = yield* Effect.either(Effect.flatMap(Upstream, (upstream) => upstream.call("GET"))).pipe(
-        Effect.provide(withUpstream(undefined))
-      )
-      expect(failureOf(result)).toMatchObject({ _tag: "UpstreamNotConfigured" })
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+  it.effect("no answer at all (refused) is a Connection failure, retried like a 5xx", () =>
+    withScript(["refused", 200], { upstreamRetries: 1 }, ({ sent }) =>
+      Effect.gen(function*() {
+        const result = yield* Effect.fork(call())
+        yield* TestClock.adjust(yield* untilWaiting(sent, 1, 240))
+        expect(yield* Fiber.join(result)).toEqual({ answer: 200 })
+        expect(sent.count).toBe(2)
+      })))
 
-  it.live("a 2xx whose body is not JSON: not retried (the same answer would come back), but counted by the breaker", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() => startUpstream())
-      fake.script.push({ status: 200, text: "<html>maintenance</html>" })
-      yield* Effect.gen(function*() {
-        const upstream = yield* Upstream
-        expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ _tag: "UpstreamError", reason: "Body", status: 200 })
-        expect(fake.requests).toHaveLength(1)
-        expect(yield* upstream.breaker.state).toBe("open")
-      }).pipe(Effect.provide(withUpstream(fake.url, { breakerFailures: 1 })))
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+  it.effect("a 2xx whose body is not JSON: not retried (the same answer would come back), but counted by the breaker", () =>
+    withScript([{ status: 200, text: "<html>maintenance</html>" }], { upstreamRetries: 2, breakerFailures: 1 }, ({ sent }) =>
+      Effect.gen(function*() {
+        expect(yield* failure()).toMatchObject({ _tag: "UpstreamError", reason: "Body", status: 200 })
+        expect(sent.count).toBe(1)
+        expect(yield* Effect.flatMap(Upstream, (upstream) => upstream.breaker.state)).toBe("open")
+      })))
 
-  it.live("a 2xx nested deeper than MAX_JSON_DEPTH, or bigger than the body limit, is a Body failure", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() => startUpstream())
-      const deep = "[".repeat(MAX_JSON_DEPTH + 1) + "]".repeat(MAX_JSON_DEPTH + 1)
-      fake.script.push({ status: 200, text: deep }, { status: 200, text: JSON.stringify("x".repeat(MAX_BODY_BYTES)) })
-      yield* Effect.gen(function*() {
-        const upstream = yield* Upstream
-        expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ reason: "Body", status: 200 })
-        expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ reason: "Body", status: 200 })
-        expect(fake.requests).toHaveLength(2)
-      }).pipe(Effect.provide(withUpstream(fake.url, { breakerFailures: 100 })))
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+  it.effect("a 2xx nested deeper than MAX_JSON_DEPTH is a Body failure", () => {
+    const deep = "[".repeat(MAX_JSON_DEPTH + 1) + "]".repeat(MAX_JSON_DEPTH + 1)
+    return withScript([{ status: 200, text: deep }], {}, () =>
+      Effect.map(failure(), (error) => expect(error).toMatchObject({ reason: "Body", status: 200 })))
+  })
 
-  it.live("a call interrupted while the upstream hangs (request timeout, client gone) counts as a failure: the breaker opens", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() => startUpstream())
-      fake.script.push("hang", "hang")
-      yield* leakCheck(Effect.gen(function*() {
-        const upstream = yield* Upstream
+  it.effect("the body bound: a 2xx longer than MAX_BODY_BYTES is a Body failure, read no further than the bound", () => {
+    const chunkBytes = 64 * 1024
+    // Twice the bound, then the end: a reader without a bound would pull every chunk.
+    const chunks = (2 * MAX_BODY_BYTES) / chunkBytes
+    return withScript([{ status: 200, chunks, chunkBytes }], {}, ({ bodies }) =>
+      Effect.gen(function*() {
+        expect(yield* failure()).toMatchObject({ reason: "Body", status: 200 })
+        expect(bodies[0]!.pulled).toBe(MAX_BODY_BYTES / chunkBytes + 1) // the first chunk past the bound
+        expect(bodies[0]!.cancelled).toBe(true) // the rest is cut, not read
+      }))
+  })
+
+  it.effect("a big non-2xx body is read to 64 KiB at most, then cut; the status is the answer", () =>
+    withScript([{ status: 500, chunks: 1_000, chunkBytes: 16 * 1024 }], { upstreamRetries: 0 }, ({ bodies }) =>
+      Effect.gen(function*() {
+        expect(yield* failure()).toMatchObject({ reason: "Status", status: 500 })
+        expect(bodies[0]!.pulled).toBe(5) // 64 KiB, and the chunk that went past it
+        expect(bodies[0]!.cancelled).toBe(true)
+      })))
+
+  it.effect("a non-2xx whose body stalls: cut at its own bound (min(UPSTREAM_TIMEOUT_MS, 1 s)), still the status, not a retried timeout", () =>
+    withScript([{ status: 404, chunks: 1, chunkBytes: 10, then: "stall" }], { upstreamTimeoutMs: 5_000, upstreamRetries: 2 }, ({ bodies, sent }) =>
+      Effect.gen(function*() {
+        const result = yield* Effect.fork(failure())
+        expect(yield* untilWaiting(sent, 1, 1_000)).toBe(1_000) // the discard's bound, not the 5 s attempt timeout
+        yield* TestClock.adjust(1_000)
+        expect(yield* Fiber.join(result)).toMatchObject({ reason: "Status", status: 404 })
+        expect(sent.count).toBe(1)
+        expect(bodies[0]!.cancelled).toBe(true)
+      })))
+
+  it.effect("a 2xx cut mid-body is a transport failure (Cut): a GET is retried and succeeds", () =>
+    withScript([{ status: 200, chunks: 1, chunkBytes: 10, then: "break" }, 200], { upstreamRetries: 2 }, ({ sent }) =>
+      Effect.gen(function*() {
+        const result = yield* Effect.fork(call())
+        yield* TestClock.adjust(yield* untilWaiting(sent, 1, 240))
+        expect(yield* Fiber.join(result)).toEqual({ answer: 200 })
+        expect(sent.count).toBe(2)
+      })))
+
+  it.effect("a cut body is not retried for a POST, and it counts for the breaker", () =>
+    withScript([{ status: 200, chunks: 1, chunkBytes: 10, then: "break" }], { upstreamRetries: 2, breakerFailures: 1 }, ({ sent }) =>
+      Effect.gen(function*() {
+        expect(yield* failure("POST")).toMatchObject({ _tag: "UpstreamError", reason: "Cut" })
+        expect(sent.count).toBe(1)
+        expect(yield* Effect.flatMap(Upstream, (upstream) => upstream.breaker.state)).toBe("open")
+      })))
+
+  it.effect("a call interrupted while the upstream hangs (request timeout, client gone) counts as a failure: the breaker opens", () =>
+    withScript(["hang", "hang"], { upstreamTimeoutMs: 10_000, breakerFailures: 2 }, ({ arrivals, sent }) =>
+      leakCheck(Effect.gen(function*() {
         for (let n = 1; n <= 2; n++) {
-          const call = yield* Effect.fork(upstream.call("GET"))
-          while (fake.requests.length < n) yield* Effect.sleep("5 millis") // the upstream's own record is the event
-          yield* Fiber.interrupt(call)
+          const result = yield* Effect.fork(call())
+          yield* Queue.take(arrivals) // the request was sent
+          yield* Fiber.interrupt(result)
         }
-        expect(yield* upstream.breaker.state).toBe("open")
-        expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ _tag: "CircuitOpen" })
-        expect(fake.requests).toHaveLength(2)
-      }).pipe(Effect.provide(withUpstream(fake.url, { upstreamTimeoutMs: 10_000, breakerFailures: 2 }))))
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+        expect(yield* Effect.flatMap(Upstream, (upstream) => upstream.breaker.state)).toBe("open")
+        expect(yield* failure()).toMatchObject({ _tag: "CircuitOpen" })
+        expect(sent.count).toBe(2)
+      }))))
 })

@@ -1,6 +1,6 @@
-// The upstream feature's route, served as App.ts serves it (UpstreamFeature.layer on the public server).
+// The upstream feature's route, served as App.ts serves it (UpstreamFeature.layer on its node client, on the public server).
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import type { TestOverrides } from "../../src/config/AppConfig.js"
 import * as UpstreamFeature from "../../src/upstream/UpstreamFeature.js"
 import { expectErrors } from "../http/openApiDocument.js"
@@ -11,7 +11,7 @@ import { RawConnection } from "../support/RawConnection.js"
 import { startUpstream } from "./fakeUpstream.js"
 
 const startPublicWith = (config: TestOverrides) =>
-  startPublic({ features: UpstreamFeature.layer, config })
+  startPublic({ features: Layer.provide(UpstreamFeature.layer, UpstreamFeature.HttpClientLive), config })
 
 /** What GET /upstream can answer besides success (DESIGN section 4): 503 when unconfigured, while the
  * breaker is open, when the upstream failed after retries, or when the request's own timeout cut

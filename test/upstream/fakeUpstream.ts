@@ -1,6 +1,6 @@
 // A real node:http upstream on 127.0.0.1:0 whose every answer the test scripts, and which
-// records when each request's socket closed (to prove cancellation from the upstream's side)
-// and which socket each request came on (to prove reuse).
+// records when each request's socket closed (to prove cancellation from the upstream's side; a
+// test waits on a socket's `closed`) and which socket each request came on (to prove reuse).
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import { onTestFinished } from "vitest"
@@ -25,7 +25,7 @@ export interface FakeUpstream {
   readonly url: string
   readonly requests: Array<{ readonly method: string; readonly at: number; readonly socket: number; closedAt?: number }>
   /** Every connection the upstream accepted, in order; `closedAt` once it closed. */
-  readonly sockets: Array<{ readonly at: number; closedAt?: number }>
+  readonly sockets: Array<{ readonly at: number; closedAt?: number; readonly closed: Promise<void> }>
   /** Answers for the next requests, in order; when empty, 200 {"ok":true}. */
   readonly script: Array<Answer>
   readonly close: () => Promise<void>
@@ -60,10 +60,12 @@ export const startUpstream = async (options: UpstreamOptions = {}): Promise<Fake
     if (scripted !== "hang") answer(response, socket, scripted)
   })
   server.on("connection", (socket: Net.Socket) => {
-    const entry: FakeUpstream["sockets"][number] = { at: performance.now() }
+    let closed = () => {}
+    const entry: FakeUpstream["sockets"][number] = { at: performance.now(), closed: new Promise((resolve) => closed = resolve) }
     ids.set(socket, sockets.push(entry) - 1)
     socket.once("close", () => {
       entry.closedAt = performance.now()
+      closed()
     })
   })
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))

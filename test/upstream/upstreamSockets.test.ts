@@ -1,116 +1,60 @@
-// What the outbound client does with the upstream's sockets when an answer is not the happy one:
-// a non-2xx body is discarded so its socket is released at once, and a body cut mid-way is a
-// transport failure (retried, counted by the breaker). Real sockets: the behaviour is about them.
-import { NodeHttpClient } from "@effect/platform-node"
+// What the outbound client does with the upstream's sockets, on the client App.ts gives it
+// (HttpClientLive: node:http on a keep-alive agent) and a real upstream: one test per behaviour.
+// What the client makes of each answer, and all of its timing, is tested on a scripted client
+// (Upstream.test.ts, UpstreamTiming.test.ts); these are about the sockets themselves.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
+import { Effect, Fiber, Layer } from "effect"
 import * as AppConfig from "../../src/config/AppConfig.js"
-import { agentLayer, layerWithoutAgent, Upstream } from "../../src/upstream/Upstream.js"
+import { HttpClientLive, layer, Upstream } from "../../src/upstream/Upstream.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { startUpstream } from "./fakeUpstream.js"
 
-/** The upstream service and the agent it really uses, so a test can look at the agent's sockets. */
-const withUpstream = (url: string, overrides: Partial<AppConfig.AppConfigShape> = {}) =>
-  Layer.provideMerge(layerWithoutAgent, agentLayer).pipe(
-    Layer.provide(AppConfig.layer(AppConfig.test({
-      upstreamUrl: new URL(url),
-      upstreamTimeoutMs: 2_000,
-      upstreamRetries: 0,
-      breakerFailures: 100,
-      ...overrides
-    })))
-  )
+/** The upstream service as App.ts builds it; the agent is destroyed when the test's use of it ends. */
+const withUpstream = (url: string, overrides: AppConfig.TestOverrides = {}) =>
+  layer.pipe(Layer.provide([
+    HttpClientLive,
+    AppConfig.layer(AppConfig.test({ upstreamUrl: new URL(url), upstreamTimeoutMs: 2_000, upstreamRetries: 0, breakerFailures: 100, ...overrides }))
+  ]))
 
-/** Sockets the agent has lent to a request that has not let go of them. */
-const busySockets = Effect.map(NodeHttpClient.HttpAgent, (agent) => Object.values(agent.http.sockets).flat().length)
-
-/** Polls a condition on real time (the sockets are real); gives up after `timeoutMs`. */
-const eventually = <E, R>(check: Effect.Effect<boolean, E, R>, timeoutMs = 5_000) =>
-  Effect.gen(function*() {
-    const until = performance.now() + timeoutMs
-    while (!(yield* check) && performance.now() < until) yield* Effect.sleep("5 millis")
-  })
-
-const failureOf = <A, E>(result: Either.Either<A, E>) => Either.isLeft(result) ? result.left : undefined
+const call = Effect.flatMap(Upstream, (upstream) => upstream.call("GET"))
 
 describe("upstream sockets", () => {
-  it.live("non-2xx answers with a body: every socket is released, even by an upstream that keeps it open", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() => startUpstream({ keepAliveRegardless: true }))
-      const body = JSON.stringify({ error: "x".repeat(2_000) })
-      for (let i = 0; i < 6; i++) fake.script.push({ status: i % 2 === 0 ? 500 : 404, text: body })
-      yield* leakCheck(Effect.gen(function*() {
-        const upstream = yield* Upstream
-        for (let i = 0; i < 6; i++) {
-          expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ reason: "Status" })
-        }
-        yield* eventually(Effect.map(busySockets, (busy) => busy === 0))
-        expect(yield* busySockets).toBe(0)
-      }).pipe(Effect.provide(withUpstream(fake.url))))
-      expect(fake.requests).toHaveLength(6)
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
-
-  it.live("non-2xx answers on a keep-alive agent: the discarded body leaves the socket reusable, one socket serves them all", () =>
+  it.live("an interrupted call aborts its request: the upstream sees the socket close, long before the attempt timeout", () =>
     Effect.gen(function*() {
       const fake = yield* Effect.promise(() => startUpstream())
-      for (let i = 0; i < 5; i++) fake.script.push({ status: 503, text: "upstream overloaded, try later" })
+      fake.script.push("hang")
+      yield* leakCheck(Effect.gen(function*() {
+        const pending = yield* Effect.fork(call)
+        while (fake.requests.length === 0) yield* Effect.sleep("5 millis") // the upstream's own record is the event
+        yield* Fiber.interrupt(pending)
+        // Without the abort it would stay open for the 60 s attempt timeout: the test's 10 s timeout fails it.
+        yield* Effect.promise(() => fake.sockets[0]!.closed)
+      }).pipe(Effect.provide(withUpstream(fake.url, { upstreamTimeoutMs: 60_000 }))))
+    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+
+  it.live("a body left unread is cut: a big non-2xx body closes its socket, and the next call comes on a new one", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.promise(() => startUpstream())
+      fake.script.push({ status: 500, text: "x".repeat(4 * 1024 * 1024) }, { status: 200, body: { n: 2 } })
       yield* Effect.gen(function*() {
-        const upstream = yield* Upstream
-        for (let i = 0; i < 5; i++) yield* Effect.either(upstream.call("GET"))
-        expect(yield* upstream.call("GET")).toEqual({ ok: true })
+        expect(yield* Effect.flip(call)).toMatchObject({ reason: "Status", status: 500 })
+        yield* Effect.promise(() => fake.sockets[0]!.closed)
+        expect(yield* call).toEqual({ n: 2 })
+        // Read to its end, the first socket would have gone back to the agent and served this call.
+        expect(fake.requests.map((request) => request.socket)).toEqual([0, 1])
+      }).pipe(Effect.provide(withUpstream(fake.url)))
+    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
+
+  it.live("keep-alive: consecutive calls reuse one socket, non-2xx answers included (their small body is read, not cut)", () =>
+    Effect.gen(function*() {
+      const fake = yield* Effect.promise(() => startUpstream())
+      for (let i = 0; i < 5; i++) fake.script.push({ status: i % 2 === 0 ? 503 : 404, text: "upstream overloaded, try later" })
+      yield* Effect.gen(function*() {
+        for (let i = 0; i < 5; i++) expect(yield* Effect.flip(call)).toMatchObject({ reason: "Status" })
+        expect(yield* call).toEqual({ ok: true })
       }).pipe(Effect.provide(withUpstream(fake.url)))
       expect(fake.requests).toHaveLength(6)
       expect(fake.sockets).toHaveLength(1)
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
-
-  it.live("a big non-2xx body is not read to its end: the socket is closed instead", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() => startUpstream())
-      fake.script.push({ status: 500, text: "x".repeat(4 * 1024 * 1024) })
-      yield* Effect.gen(function*() {
-        const upstream = yield* Upstream
-        expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ reason: "Status", status: 500 })
-        yield* eventually(Effect.sync(() => fake.sockets[0]!.closedAt !== undefined))
-        expect(fake.sockets[0]!.closedAt).toBeDefined()
-        expect(yield* busySockets).toBe(0)
-      }).pipe(Effect.provide(withUpstream(fake.url)))
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
-
-  it.live("a non-2xx whose body stalls: still the status (not a retried timeout), and the socket is closed", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() => startUpstream())
-      fake.script.push({ status: 404, cut: { contentLength: 100, sent: 10, stall: true } })
-      yield* Effect.gen(function*() {
-        const upstream = yield* Upstream
-        expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ reason: "Status", status: 404 })
-        expect(fake.requests).toHaveLength(1)
-        yield* eventually(Effect.sync(() => fake.sockets[0]!.closedAt !== undefined))
-        expect(fake.sockets[0]!.closedAt).toBeDefined()
-        expect(yield* busySockets).toBe(0)
-      }).pipe(Effect.provide(withUpstream(fake.url, { upstreamTimeoutMs: 200, upstreamRetries: 2 })))
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
-
-  it.live("a 2xx cut mid-body is a transport failure: a GET is retried and succeeds", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() => startUpstream())
-      fake.script.push({ status: 200, cut: { contentLength: 100, sent: 10 } }, { status: 200, body: { n: 2 } })
-      const value = yield* Effect.flatMap(Upstream, (upstream) => upstream.call("GET")).pipe(
-        Effect.provide(withUpstream(fake.url, { upstreamRetries: 2 }))
-      )
-      expect(value).toEqual({ n: 2 })
-      expect(fake.requests).toHaveLength(2)
-    }).pipe(Effect.provide(captureLogs().layer)), 10_000)
-
-  it.live("a cut body is not retried for a POST, and it counts for the breaker", () =>
-    Effect.gen(function*() {
-      const fake = yield* Effect.promise(() => startUpstream())
-      fake.script.push({ status: 200, cut: { contentLength: 100, sent: 10 } })
-      yield* Effect.gen(function*() {
-        const upstream = yield* Upstream
-        expect(failureOf(yield* Effect.either(upstream.call("POST")))).toMatchObject({ _tag: "UpstreamError", reason: "Cut" })
-        expect(fake.requests).toHaveLength(1)
-        expect(yield* upstream.breaker.state).toBe("open")
-      }).pipe(Effect.provide(withUpstream(fake.url, { upstreamRetries: 2, breakerFailures: 1 })))
     }).pipe(Effect.provide(captureLogs().layer)), 10_000)
 })
