@@ -39,10 +39,10 @@ describe("upstream sockets", () => {
       fake.script.push({ status: 500, text: "x".repeat(4 * 1024 * 1024) }, { status: 200, body: { n: 2 } })
       yield* Effect.gen(function*() {
         expect(yield* Effect.flip(call)).toMatchObject({ reason: "Status", status: 500 })
-        yield* Effect.promise(() => fake.sockets[0]!.closed)
         expect(yield* call).toEqual({ n: 2 })
         // Read to its end, the first socket would have gone back to the agent and served this call.
         expect(fake.requests.map((request) => request.socket)).toEqual([0, 1])
+        yield* Effect.promise(() => fake.sockets[0]!.closed)
       }).pipe(Effect.provide(withUpstream(fake.url)))
     }).pipe(Effect.provide(captureLogs().layer)), 10_000)
 
