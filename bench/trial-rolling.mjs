@@ -129,7 +129,7 @@ try {
     ...httpClients(lbPort, HTTP_CLIENTS, stats.http, isRunning),
     ...posters(lbPort, POSTERS, POST_PAUSE_MS, stats.jobs, acked, isRunning)
   ]
-  ws = existsSync("src/socket") ? wsClients(lbPort, WS_CLIENTS, WS_EVERY_MS, isRunning) : null
+  ws = existsSync("src/websocket") ? wsClients(lbPort, WS_CLIENTS, WS_EVERY_MS, isRunning) : null
   await sleep(STEADY_MS)
 
   for (let i = 0; i < slots.length; i++) {
@@ -173,7 +173,7 @@ try {
   const missingExamples = []
   const wsRows = ws === null ? [] : broadcastFigures(ws, crossReplica, 200, missingExamples)
 
-  console.log(`\nrolling update of ${REPLICAS} replicas, ${((performance.now() - startedAt) / 1000).toFixed(1)} s; ${HTTP_CLIENTS} keep-alive HTTP clients, ${POSTERS} posters, ${ws === null ? "no WebSocket clients (src/socket is gone)" : `${WS_CLIENTS} WebSocket clients`}`)
+  console.log(`\nrolling update of ${REPLICAS} replicas, ${((performance.now() - startedAt) / 1000).toFixed(1)} s; ${HTTP_CLIENTS} keep-alive HTTP clients, ${POSTERS} posters, ${ws === null ? "no WebSocket clients (src/websocket is gone)" : `${WS_CLIENTS} WebSocket clients`}`)
   console.table({
     "HTTP GET (/sleep?ms=5, /healthz)": { sent: stats.http.sent, "2xx": stats.http.ok, "429": stats.http.tooMany, failed: stats.http.failed },
     "POST /jobs": { sent: stats.jobs.sent, "2xx": stats.jobs.ok, "429": stats.jobs.tooMany, failed: stats.jobs.failed }
@@ -237,7 +237,7 @@ try {
     ...(failures.length === 0 ? [] : ["Failed requests, by when they were answered:", "", ...failures, ""]),
     table(["jobs acknowledged (202)", "done", "lost", "done twice", "done without a 202"], [[acked.length, acked.length - lost.length, lost.length, twice.length, unacked.length]]),
     "",
-    ...(ws === null ? ["No WebSocket clients: src/socket is gone.", ""] : [
+    ...(ws === null ? ["No WebSocket clients: src/websocket is gone.", ""] : [
       `Broadcasts per client (${crossReplica ? "cross-replica over Redis: every client is expected to get every broadcast" : "no \"broadcast link up\" logged, so per replica: a client is expected to get what was sent on its own replica"}; expected = sent while both sender and receiver were connected, 200 ms from either edge):`,
       "",
       table(["client", "sent", "received", "expected", "missing", "duplicates", "reconnects", "close codes", "upgrade failures", "error frames"],

@@ -59,7 +59,7 @@ describe("fuzz: hostile HTTP requests at every route", () => {
   it("no 5xx, no error log, bystander untouched, /healthz 200, exit 0", async () => {
     // The bystander is a WebSocket session; without the WebSocket feature (README, "Make it
     // yours") there is none, and the final /healthz is the well-behaved client.
-    const hostile = await startHostileService({ WS_MAX_MESSAGE_BYTES: "65536" }, { bystander: existsSync("src/socket") })
+    const hostile = await startHostileService({ WS_MAX_MESSAGE_BYTES: "65536" }, { bystander: existsSync("src/websocket") })
     const ports = { public: hostile.service.port, admin: hostile.service.adminPort }
     let unanswered = 0
     const property = fc.asyncProperty(hostileRequest, async (request) => {

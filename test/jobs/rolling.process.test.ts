@@ -23,7 +23,7 @@ vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 const schema = postgresUrl === null ? null : await freshSchema()
 if (schema === null) console.warn("rolling.process.test.ts SKIPPED: Postgres is unreachable (see README, Tests)")
 // The WebSocket part needs the optional socket feature (scripts/check-removable.mjs deletes it).
-const hasSocket = existsSync("src/socket")
+const hasSocket = existsSync("src/websocket")
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -249,6 +249,6 @@ describe.skipIf(schema === null)("a rolling update of two replicas, with a clien
     expect((await waitFor(a2.exited, 15_000, "A' exit")).code).toBe(0)
     expect((await waitFor(b2.exited, 15_000, "B' exit")).code).toBe(0)
     console.log(`rolling: ${client.stats.sent} requests (${client.stats.switches} sent again to the other replica), ${acked.length} jobs acknowledged and done once` +
-      (hasSocket ? `, WebSocket reconnects ${sockets.map((s) => s.record.connections.length - 1).join("/")}` : ", no WebSocket part (src/socket is gone)"))
+      (hasSocket ? `, WebSocket reconnects ${sockets.map((s) => s.record.connections.length - 1).join("/")}` : ", no WebSocket part (src/websocket is gone)"))
   }, 180_000)
 })
