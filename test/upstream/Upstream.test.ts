@@ -2,25 +2,26 @@
 // time only (backoff, breaker reset) is in UpstreamTiming.test.ts, on TestClock.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Fiber, Layer } from "effect"
-import * as AppConfig from "../../src/config/AppConfig.js"
 import { MAX_JSON_DEPTH } from "../../src/http/BoundedJson.js"
 import { layer, MAX_BODY_BYTES, Upstream } from "../../src/upstream/Upstream.js"
+import * as UpstreamConfig from "../../src/upstream/UpstreamConfig.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { startUpstream } from "./fakeUpstream.js"
 import { leakCheck } from "../support/LeakCheck.js"
+import * as TestConfig from "../support/testConfig.js"
 
-const withUpstream = (url: string | undefined, overrides: Partial<AppConfig.AppConfigShape> = {}) =>
+const withUpstream = (url: string | undefined, overrides: TestConfig.Env = {}) =>
   Layer.provide(
     layer,
-    AppConfig.layer(AppConfig.test({
-      upstreamUrl: url === undefined ? undefined : new URL(url),
+    TestConfig.withEnv(UpstreamConfig.layer, {
+      ...(url === undefined ? {} : { UPSTREAM_URL: url }),
       // 2 s: an answered attempt must never hit it, even on a loaded machine (it would be retried).
-      upstreamTimeoutMs: 2_000,
-      upstreamRetries: 2,
-      breakerFailures: 3,
-      breakerResetMs: 300,
+      UPSTREAM_TIMEOUT_MS: "2000",
+      UPSTREAM_RETRIES: "2",
+      BREAKER_FAILURES: "3",
+      BREAKER_RESET_MS: "300",
       ...overrides
-    }))
+    })
   )
 
 const failureOf = <A, E>(result: Either.Either<A, E>) => Either.isLeft(result) ? result.left : undefined
@@ -42,7 +43,7 @@ describe("Upstream", () => {
       const fake = yield* Effect.promise(() => startUpstream())
       fake.script.push("hang", { status: 200, body: { n: 2 } })
       const value = yield* Effect.flatMap(Upstream, (upstream) => upstream.call("GET")).pipe(
-        Effect.provide(withUpstream(fake.url, { upstreamTimeoutMs: 1_000 }))
+        Effect.provide(withUpstream(fake.url, { UPSTREAM_TIMEOUT_MS: "1000" }))
       )
       expect(value).toEqual({ n: 2 })
       expect(fake.requests).toHaveLength(2)
@@ -85,7 +86,7 @@ describe("Upstream", () => {
         expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ _tag: "UpstreamError", reason: "Body", status: 200 })
         expect(fake.requests).toHaveLength(1)
         expect(yield* upstream.breaker.state).toBe("open")
-      }).pipe(Effect.provide(withUpstream(fake.url, { breakerFailures: 1 })))
+      }).pipe(Effect.provide(withUpstream(fake.url, { BREAKER_FAILURES: "1" })))
     }).pipe(Effect.provide(captureLogs().layer)), 10_000)
 
   it.live("a 2xx nested deeper than MAX_JSON_DEPTH, or bigger than the body limit, is a Body failure", () =>
@@ -98,7 +99,7 @@ describe("Upstream", () => {
         expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ reason: "Body", status: 200 })
         expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ reason: "Body", status: 200 })
         expect(fake.requests).toHaveLength(2)
-      }).pipe(Effect.provide(withUpstream(fake.url, { breakerFailures: 100 })))
+      }).pipe(Effect.provide(withUpstream(fake.url, { BREAKER_FAILURES: "100" })))
     }).pipe(Effect.provide(captureLogs().layer)), 10_000)
 
   it.live("a call interrupted while the upstream hangs (request timeout, client gone) counts as a failure: the breaker opens", () =>
@@ -115,6 +116,6 @@ describe("Upstream", () => {
         expect(yield* upstream.breaker.state).toBe("open")
         expect(failureOf(yield* Effect.either(upstream.call("GET")))).toMatchObject({ _tag: "CircuitOpen" })
         expect(fake.requests).toHaveLength(2)
-      }).pipe(Effect.provide(withUpstream(fake.url, { upstreamTimeoutMs: 10_000, breakerFailures: 2 }))))
+      }).pipe(Effect.provide(withUpstream(fake.url, { UPSTREAM_TIMEOUT_MS: "10000", BREAKER_FAILURES: "2" }))))
     }).pipe(Effect.provide(captureLogs().layer)), 10_000)
 })

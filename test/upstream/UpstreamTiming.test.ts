@@ -4,9 +4,10 @@
 import { HttpClient, HttpClientResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Clock, Effect, Fiber, Layer, TestClock } from "effect"
-import * as AppConfig from "../../src/config/AppConfig.js"
 import { make, Upstream } from "../../src/upstream/Upstream.js"
+import * as UpstreamConfig from "../../src/upstream/UpstreamConfig.js"
 import { leakCheck } from "../support/LeakCheck.js"
+import * as TestConfig from "../support/testConfig.js"
 
 type Scripted = number | "hang"
 
@@ -26,10 +27,10 @@ const scriptedClient = (script: Array<Scripted>) => {
   return { sent, layer: Layer.succeed(HttpClient.HttpClient, client) }
 }
 
-const upstreamWith = (script: Array<Scripted>, overrides: Partial<AppConfig.AppConfigShape> = {}) => {
+const upstreamWith = (script: Array<Scripted>, overrides: TestConfig.Env = {}) => {
   const { layer, sent } = scriptedClient(script)
-  const config = AppConfig.test({ upstreamUrl: new URL("http://upstream.test/data"), upstreamTimeoutMs: 1_000, ...overrides })
-  return { sent, layer: Layer.effect(Upstream, make).pipe(Layer.provide([layer, AppConfig.layer(config)])) }
+  const config = TestConfig.withEnv(UpstreamConfig.layer, { UPSTREAM_URL: "http://upstream.test/data", UPSTREAM_TIMEOUT_MS: "1000", ...overrides })
+  return { sent, layer: Layer.effect(Upstream, make).pipe(Layer.provide([layer, config])) }
 }
 
 /**
@@ -50,7 +51,7 @@ const untilWaiting = (sent: { readonly count: number }, count: number, withinMs:
 
 describe("Upstream on TestClock", { timeout: 15_000 }, () => {
   it.effect("5xx is retried after a jittered exponential backoff: ~100 ms, then ~200 ms", () => {
-    const { layer, sent } = upstreamWith([500, 502, 200], { upstreamRetries: 2 })
+    const { layer, sent } = upstreamWith([500, 502, 200], { UPSTREAM_RETRIES: "2" })
     return leakCheck(Effect.gen(function*() {
       const upstream = yield* Upstream
       const call = yield* Effect.fork(upstream.call("GET"))
@@ -72,7 +73,7 @@ describe("Upstream on TestClock", { timeout: 15_000 }, () => {
   })
 
   it.effect("5xx is retried UPSTREAM_RETRIES times, then the call fails with the last answer", () => {
-    const { layer, sent } = upstreamWith([500, 502, 503, 200], { upstreamRetries: 2 })
+    const { layer, sent } = upstreamWith([500, 502, 503, 200], { UPSTREAM_RETRIES: "2" })
     return leakCheck(Effect.gen(function*() {
       const upstream = yield* Upstream
       const call = yield* Effect.fork(Effect.flip(upstream.call("GET")))
@@ -83,7 +84,7 @@ describe("Upstream on TestClock", { timeout: 15_000 }, () => {
   })
 
   it.effect("an attempt that hangs is cut at UPSTREAM_TIMEOUT_MS and retried; the caller waits no longer than the attempts", () => {
-    const { layer, sent } = upstreamWith(["hang", 200], { upstreamRetries: 1, upstreamTimeoutMs: 1_000 })
+    const { layer, sent } = upstreamWith(["hang", 200], { UPSTREAM_RETRIES: "1", UPSTREAM_TIMEOUT_MS: "1000" })
     return leakCheck(Effect.gen(function*() {
       const upstream = yield* Upstream
       const call = yield* Effect.fork(upstream.call("GET"))
@@ -98,7 +99,7 @@ describe("Upstream on TestClock", { timeout: 15_000 }, () => {
   })
 
   it.effect("the breaker opens after BREAKER_FAILURES failed calls, refuses without calling, and after BREAKER_RESET_MS lets one trial through", () => {
-    const { layer, sent } = upstreamWith([500, 500], { upstreamRetries: 0, breakerFailures: 2, breakerResetMs: 10_000 })
+    const { layer, sent } = upstreamWith([500, 500], { UPSTREAM_RETRIES: "0", BREAKER_FAILURES: "2", BREAKER_RESET_MS: "10000" })
     return Effect.gen(function*() {
       const upstream = yield* Upstream
       for (let i = 0; i < 2; i++) expect(yield* Effect.flip(upstream.call("GET"))).toMatchObject({ reason: "Status", status: 500 })
@@ -114,7 +115,7 @@ describe("Upstream on TestClock", { timeout: 15_000 }, () => {
   })
 
   it.effect("a 4xx is an answer, not a fault: never retried, never opens the breaker", () => {
-    const { layer, sent } = upstreamWith([404, 404, 404], { upstreamRetries: 2, breakerFailures: 2 })
+    const { layer, sent } = upstreamWith([404, 404, 404], { UPSTREAM_RETRIES: "2", BREAKER_FAILURES: "2" })
     return Effect.gen(function*() {
       const upstream = yield* Upstream
       for (let i = 0; i < 3; i++) expect(yield* Effect.flip(upstream.call("GET"))).toMatchObject({ reason: "Status", status: 404 })

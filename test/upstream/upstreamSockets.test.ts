@@ -4,22 +4,23 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Layer } from "effect"
-import * as AppConfig from "../../src/config/AppConfig.js"
 import { agentLayer, layerWithoutAgent, Upstream } from "../../src/upstream/Upstream.js"
+import * as UpstreamConfig from "../../src/upstream/UpstreamConfig.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
+import * as TestConfig from "../support/testConfig.js"
 import { startUpstream } from "./fakeUpstream.js"
 
 /** The upstream service and the agent it really uses, so a test can look at the agent's sockets. */
-const withUpstream = (url: string, overrides: Partial<AppConfig.AppConfigShape> = {}) =>
+const withUpstream = (url: string, overrides: TestConfig.Env = {}) =>
   Layer.provideMerge(layerWithoutAgent, agentLayer).pipe(
-    Layer.provide(AppConfig.layer(AppConfig.test({
-      upstreamUrl: new URL(url),
-      upstreamTimeoutMs: 2_000,
-      upstreamRetries: 0,
-      breakerFailures: 100,
+    Layer.provide(TestConfig.withEnv(UpstreamConfig.layer, {
+      UPSTREAM_URL: url,
+      UPSTREAM_TIMEOUT_MS: "2000",
+      UPSTREAM_RETRIES: "0",
+      BREAKER_FAILURES: "100",
       ...overrides
-    })))
+    }))
   )
 
 /** Sockets the agent has lent to a request that has not let go of them. */
@@ -88,7 +89,7 @@ describe("upstream sockets", () => {
         yield* eventually(Effect.sync(() => fake.sockets[0]!.closedAt !== undefined))
         expect(fake.sockets[0]!.closedAt).toBeDefined()
         expect(yield* busySockets).toBe(0)
-      }).pipe(Effect.provide(withUpstream(fake.url, { upstreamTimeoutMs: 200, upstreamRetries: 2 })))
+      }).pipe(Effect.provide(withUpstream(fake.url, { UPSTREAM_TIMEOUT_MS: "200", UPSTREAM_RETRIES: "2" })))
     }).pipe(Effect.provide(captureLogs().layer)), 10_000)
 
   it.live("a 2xx cut mid-body is a transport failure: a GET is retried and succeeds", () =>
@@ -96,7 +97,7 @@ describe("upstream sockets", () => {
       const fake = yield* Effect.promise(() => startUpstream())
       fake.script.push({ status: 200, cut: { contentLength: 100, sent: 10 } }, { status: 200, body: { n: 2 } })
       const value = yield* Effect.flatMap(Upstream, (upstream) => upstream.call("GET")).pipe(
-        Effect.provide(withUpstream(fake.url, { upstreamRetries: 2 }))
+        Effect.provide(withUpstream(fake.url, { UPSTREAM_RETRIES: "2" }))
       )
       expect(value).toEqual({ n: 2 })
       expect(fake.requests).toHaveLength(2)
@@ -111,6 +112,6 @@ describe("upstream sockets", () => {
         expect(failureOf(yield* Effect.either(upstream.call("POST")))).toMatchObject({ _tag: "UpstreamError", reason: "Cut" })
         expect(fake.requests).toHaveLength(1)
         expect(yield* upstream.breaker.state).toBe("open")
-      }).pipe(Effect.provide(withUpstream(fake.url, { upstreamRetries: 2, breakerFailures: 1 })))
+      }).pipe(Effect.provide(withUpstream(fake.url, { UPSTREAM_RETRIES: "2", BREAKER_FAILURES: "1" })))
     }).pipe(Effect.provide(captureLogs().layer)), 10_000)
 })
