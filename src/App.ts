@@ -5,11 +5,11 @@
 // listener drains first, then each feature (the job pool stops, then its store closes); the
 // admin listener stays up until the end and signal handlers go last. Features plug their routes
 // into the public server through PublicRoutes, so deleting one is deleting its folder, its tests
-// and its two lines here (scripts/check-removable.mjs proves it in CI). The main program then races
+// and its lines here (scripts/check-removable.mjs proves it in CI). The main program then races
 //   (a) the servers or the process failing, (b) the first signal, (c) the shutdown latch (admin),
 // and whichever finishes first is the shutdown reason; the others are interrupted.
-import { Cause, Context, Effect, Either, Layer, Scope } from "effect"
-import { AppConfig } from "./config/AppConfig.js"
+import { Cause, Config, Context, Effect, Either, Layer, Scope } from "effect"
+import { AppConfig, config as coreConfig } from "./config/AppConfig.js"
 import * as AdminApp from "./http/admin/AdminApp.js"
 import * as OwnedServer from "./http/OwnedServer.js"
 import * as PublicApp from "./http/public/PublicApp.js"
@@ -25,6 +25,19 @@ import * as ProcessSampler from "./observability/ProcessSampler.js"
 import * as JobsFeature from "./jobs/JobsFeature.js"
 import * as UpstreamFeature from "./upstream/UpstreamFeature.js"
 import * as WebSocketFeature from "./websocket/WebSocketFeature.js"
+
+/**
+ * Every setting, the core's and each feature's, read in one Config.all before anything starts, so
+ * one error names every bad variable (main.ts logs it as one line, and provides the core's from
+ * it). Each feature's layer then reads its own part again from the same environment (it cannot fail
+ * by then), so a feature needs nothing from here; deleted with its lines, it takes its settings.
+ */
+export const config = Config.all({
+  core: coreConfig,
+  jobs: JobsFeature.config,
+  upstream: UpstreamFeature.config,
+  websocket: WebSocketFeature.config
+})
 
 export class AdminServer extends Context.Tag("app/AdminServer")<AdminServer, OwnedServer.RunningServer>() {}
 export class PublicServer extends Context.Tag("app/PublicServer")<PublicServer, OwnedServer.RunningServer>() {}

@@ -24,7 +24,7 @@ const ProcessExitLive = Layer.succeed(ProcessExit, {
 })
 
 const program = Effect.gen(function*() {
-  const loaded = yield* Effect.either(AppConfig.load)
+  const loaded = yield* Effect.either(App.config)
   if (Either.isLeft(loaded)) {
     const invalid = AppConfig.describeConfigError(loaded.left)
     const summary = invalid.map(({ problem, variable }) => `${variable}: ${problem}`).join("; ")
@@ -33,9 +33,9 @@ const program = Effect.gen(function*() {
     )
     return ExitCode.Failure
   }
-  const config = loaded.right
+  const config = loaded.right.core
   const infrastructure = Layer.mergeAll(Shutdown.layer, FiberRegistry.layer).pipe(
-    Layer.provideMerge(Layer.mergeAll(AppConfig.layer(config), ProcessExitLive))
+    Layer.provideMerge(Layer.mergeAll(Layer.succeed(AppConfig.AppConfig, config), ProcessExitLive))
   )
   return yield* App.run(App.ServicesLive).pipe(
     Effect.provide(infrastructure),

@@ -1,9 +1,12 @@
-// The service's configuration: every environment variable, read once, validated, typed.
-// No other module reads process.env; they take AppConfig from the context.
-// Secrets (ADMIN_TOKEN, UPSTREAM_URL, DATABASE_URL, REDIS_URL) stay Redacted here: whoever needs
-// the value unwraps it with Redacted.value where it is used, never where it could be logged.
-import { Config, ConfigError, Context, Effect, Either, Layer, Redacted } from "effect"
-import { flag, host, integer, millis, oneOf, optionalSecret, optionalSecretUrl, path, port } from "./env.js"
+// The core's settings: the HTTP listeners, the admin port and its token, the shutdown budget, logs.
+// Each optional feature reads its own beside its code (src/jobs/JobsConfig.ts, ...); src/App.ts
+// reads them all in one Config.all, so one error names every bad variable, core's and features'.
+// No module reads process.env: settings come from Effect's ConfigProvider (the environment in
+// production, ConfigProvider.fromMap in tests: test/support/testConfig.ts).
+// Secrets (ADMIN_TOKEN here) stay Redacted: whoever needs the value unwraps it with `reveal` where
+// it is used, never where it could be logged.
+import { Config, ConfigError, Context, Either, Layer } from "effect"
+import { flag, host, millis, oneOf, optionalSecret, port, reveal } from "./env.js"
 import { isLoopback } from "./loopback.js"
 
 export const LogLevels = ["debug", "info", "warn", "error"] as const
@@ -27,7 +30,7 @@ const adminToken = Config.all([
     ))
 ))
 
-export const appConfig = Config.all({
+export const config = Config.all({
   port: port("PORT", 8080),
   host: host("HOST", "0.0.0.0"),
   adminPort: port("ADMIN_PORT", 9090),
@@ -39,43 +42,15 @@ export const appConfig = Config.all({
   logLevel: oneOf("LOG_LEVEL", "info", LogLevels),
   // One access line per request: at info when true, else at debug (so LOG_LEVEL=debug shows it).
   logRequests: flag("LOG_REQUESTS"),
-  // The optional features' settings (src/websocket, src/upstream, src/jobs) live here too, so that
-  // one read validates everything before anything starts. A deleted feature's block is harmless
-  // (read, validated, unused); to drop it, delete it here, in `test` below and in test/config.
-  // websocket
-  wsPingIntervalMs: millis("WS_PING_INTERVAL_MS", 15_000, { min: 10, max: 3_600_000 }),
-  wsPongTimeoutMs: millis("WS_PONG_TIMEOUT_MS", 10_000, { min: 10, max: 3_600_000 }),
-  wsMaxMessageBytes: integer("WS_MAX_MESSAGE_BYTES", 65_536, { min: 16, max: 16 * 1024 * 1024 }),
-  wsSendQueue: integer("WS_SEND_QUEUE", 256, { min: 1, max: 100_000 }),
-  // upstream
-  upstreamUrl: optionalSecretUrl("UPSTREAM_URL", ["http:", "https:"], "an http:// or https:// URL"),
-  upstreamTimeoutMs: millis("UPSTREAM_TIMEOUT_MS", 2_000, { min: 1, max: 600_000 }),
-  upstreamRetries: integer("UPSTREAM_RETRIES", 2, { min: 0, max: 10 }),
-  breakerFailures: integer("BREAKER_FAILURES", 5, { min: 1, max: 1_000 }),
-  breakerResetMs: millis("BREAKER_RESET_MS", 10_000, { min: 1, max: 3_600_000 }),
-  // jobs
-  workers: integer("WORKERS", 4, { min: 1, max: 256 }),
-  jobQueueSize: integer("JOB_QUEUE_SIZE", 1_000, { min: 1, max: 1_000_000 }),
-  dataDir: path("DATA_DIR", "./data"),
-  // Unset: the embedded SQLite store in DATA_DIR. Set: every replica shares this Postgres queue.
-  databaseUrl: optionalSecretUrl("DATABASE_URL", ["postgres:", "postgresql:"], "a postgres:// URL"),
-  // Whole seconds are what the store keeps (rounded up): at least one.
-  jobLeaseMs: millis("JOB_LEASE_MS", 30_000, { min: 1_000, max: 86_400_000 }),
-  jobMaxAttempts: integer("JOB_MAX_ATTEMPTS", 3, { min: 1, max: 100 }),
-  // Done and failed jobs stay readable (GET /jobs/:id) this long, then are deleted.
-  jobRetentionMs: millis("JOB_RETENTION_MS", 86_400_000, { min: 1_000, max: 31_536_000_000 }),
-  // fleet (read and validated now, not used yet): shared broadcast
-  redisUrl: optionalSecretUrl("REDIS_URL", ["redis:", "rediss:"], "a redis:// or rediss:// URL"),
   // Test-only: adds a finalizer that never finishes, to exercise the deadline and forced exits.
   debugHangOnShutdown: flag("DEBUG_HANG_ON_SHUTDOWN")
 })
 
-export type AppConfigShape = Config.Config.Success<typeof appConfig>
+export type AppConfigShape = Config.Config.Success<typeof config>
 
 export class AppConfig extends Context.Tag("app/AppConfig")<AppConfig, AppConfigShape>() {
-  /** `Redacted.value` for an optional secret, where it is used (the upstream client's URL). */
-  static readonly reveal = <A>(secret: Redacted.Redacted<A> | undefined): A | undefined =>
-    secret === undefined ? undefined : Redacted.value(secret)
+  /** `Redacted.value` for an optional secret, where it is used (App.ts: the admin token). */
+  static readonly reveal = reveal
 }
 
 /** Every invalid variable, as `{ variable, problem }`, for one startup log line. */
@@ -89,52 +64,5 @@ export const describeConfigError = (error: ConfigError.ConfigError): ReadonlyArr
     unsupportedCase: (_, path, message) => [{ variable: path.join("_"), problem: message }]
   })
 
-export const load: Effect.Effect<AppConfigShape, ConfigError.ConfigError> = appConfig
-
-export const layer = (config: AppConfigShape) => Layer.succeed(AppConfig, config)
-
-type Secrets = "adminToken" | "upstreamUrl" | "databaseUrl" | "redisUrl"
-
-/** Overrides for `test`: secrets may be given in the clear, the factory redacts them. */
-export type TestOverrides = Partial<Omit<AppConfigShape, Secrets>> & {
-  readonly adminToken?: string | Redacted.Redacted<string> | undefined
-  readonly upstreamUrl?: URL | Redacted.Redacted<URL> | undefined
-  readonly databaseUrl?: URL | Redacted.Redacted<URL> | undefined
-  readonly redisUrl?: URL | Redacted.Redacted<URL> | undefined
-}
-
-const redact = <A>(value: A | Redacted.Redacted<A> | undefined): Redacted.Redacted<A> | undefined =>
-  value === undefined ? undefined : Redacted.isRedacted(value) ? value as Redacted.Redacted<A> : Redacted.make(value as A)
-
-/** Defaults with overrides, for tests. */
-export const test = (overrides: TestOverrides = {}): AppConfigShape => ({
-  port: 0,
-  host: "127.0.0.1",
-  adminPort: 0,
-  adminHost: "127.0.0.1",
-  shutdownTimeoutMs: 10_000,
-  drainDelayMs: 0,
-  requestTimeoutMs: 30_000,
-  logLevel: "info",
-  logRequests: false,
-  wsPingIntervalMs: 15_000,
-  wsPongTimeoutMs: 10_000,
-  wsMaxMessageBytes: 65_536,
-  wsSendQueue: 256,
-  upstreamTimeoutMs: 2_000,
-  upstreamRetries: 2,
-  breakerFailures: 5,
-  breakerResetMs: 10_000,
-  workers: 4,
-  jobQueueSize: 1_000,
-  dataDir: "./data",
-  jobLeaseMs: 30_000,
-  jobMaxAttempts: 3,
-  jobRetentionMs: 86_400_000,
-  debugHangOnShutdown: false,
-  ...overrides,
-  adminToken: redact(overrides.adminToken),
-  upstreamUrl: redact(overrides.upstreamUrl),
-  databaseUrl: redact(overrides.databaseUrl),
-  redisUrl: redact(overrides.redisUrl)
-})
+/** The core's settings, read from the current ConfigProvider (tests; main.ts provides them from App.config). */
+export const layer = Layer.effect(AppConfig, config)

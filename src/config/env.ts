@@ -1,8 +1,10 @@
 // Typed readers for environment variables. Each one names its variable in the error and says
 // what form was expected, so a bad value stops startup with a line a human can act on.
 //
-// Secrets are read with Config.redacted and stay Redacted in AppConfig: printed, logged or
-// serialised they show "<redacted>". A bad secret is named with the form expected, never echoed.
+// Used by the core's settings (AppConfig.ts) and by each feature's (e.g. src/jobs/JobsConfig.ts).
+// Secrets are read with Config.redacted and stay Redacted in the settings: printed, logged or
+// serialised they show "<redacted>". A bad secret is named with the form expected, never echoed;
+// the value is unwrapped (`reveal`) only where it is used.
 import { Config, ConfigError, Either, Option, Redacted } from "effect"
 
 export interface IntegerRange {
@@ -60,10 +62,9 @@ const optionalSecretOf = <A>(
   expected: string,
   parse: (raw: string) => Option.Option<A>
 ): Config.Config<Redacted.Redacted<A> | undefined> =>
-  Config.redacted(name).pipe(
-    Config.withDefault(Redacted.make("")),
+  Config.option(Config.redacted(name)).pipe(
     Config.mapOrFail((secret) => {
-      const raw = Redacted.value(secret).trim()
+      const raw = Option.match(secret, { onNone: () => "", onSome: (value) => Redacted.value(value).trim() })
       if (raw === "") return Either.right(undefined)
       return Option.match(parse(raw), {
         onNone: () => Either.left(ConfigError.InvalidData([name], `expected ${expected} (the value is a secret and is not shown)`)),
@@ -71,6 +72,10 @@ const optionalSecretOf = <A>(
       })
     })
   )
+
+/** `Redacted.value` of an optional secret, where it is used (a client's URL, a token check). */
+export const reveal = <A>(secret: Redacted.Redacted<A> | undefined): A | undefined =>
+  secret === undefined ? undefined : Redacted.value(secret)
 
 /** Optional secret string (a token): unset or empty means "not configured". */
 export const optionalSecret = (name: string): Config.Config<Redacted.Redacted<string> | undefined> =>

@@ -13,7 +13,7 @@ import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Cause, Data, Effect, Layer, Redacted } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
-import { AppConfig } from "../config/AppConfig.js"
+import { JobsConfig } from "./JobsConfig.js"
 import * as JobMigrations from "./JobMigrations.js"
 
 export class JobDatabaseError extends Data.TaggedError("JobDatabaseError")<{
@@ -54,7 +54,7 @@ const postgres = (url: Redacted.Redacted<URL>) =>
 export const layer = Layer.scoped(
   SqlClient.SqlClient,
   Effect.gen(function*() {
-    const config = yield* AppConfig
+    const config = yield* JobsConfig
     // Added first, so it runs last: after the client's own release has closed it.
     yield* Effect.addFinalizer(() => Effect.logInfo("job store closed"))
     const { client, opened } = yield* (config.databaseUrl === undefined ? sqlite(config.dataDir) : postgres(config.databaseUrl))

@@ -35,7 +35,7 @@ import {
   Schema,
   Scope
 } from "effect"
-import { AppConfig } from "../config/AppConfig.js"
+import { JobsConfig } from "./JobsConfig.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import * as JobMetrics from "./JobMetrics.js"
 import { PROBE_TABLE, QUEUE_TABLE } from "./JobMigrations.js"
@@ -154,7 +154,7 @@ const learnClaimId = (sql: SqlClient.SqlClient, queueStore: PersistedQueue.Persi
   })
 
 export const make = Effect.gen(function*() {
-  const config = yield* AppConfig
+  const config = yield* JobsConfig
   const sql = yield* SqlClient.SqlClient
   const registry = yield* FiberRegistry
   const leaseSeconds = Math.ceil(config.jobLeaseMs / 1000)

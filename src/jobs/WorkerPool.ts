@@ -9,7 +9,7 @@
  *   the lease.
  */
 import { Cause, Context, Data, Duration, Effect, Exit, Fiber, Layer, Option, Schedule } from "effect"
-import { AppConfig } from "../config/AppConfig.js"
+import { JobsConfig } from "./JobsConfig.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
 import * as JobMetrics from "./JobMetrics.js"
@@ -52,7 +52,7 @@ const defectMessage = (cause: Cause.Cause<unknown>) => {
 const TAKE_BACKOFF = Duration.seconds(1)
 
 export const make = Effect.gen(function*() {
-  const config = yield* AppConfig
+  const config = yield* JobsConfig
   const store = yield* JobStore
   const shutdown = yield* Shutdown
   const registry = yield* FiberRegistry

@@ -15,7 +15,8 @@
 import { HttpClient, type HttpClientResponse, HttpClientRequest } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Context, Duration, Effect, Either, Layer, Schedule } from "effect"
-import { AppConfig } from "../config/AppConfig.js"
+import { reveal } from "../config/env.js"
+import { UpstreamConfig } from "./UpstreamConfig.js"
 import { type CircuitBreaker, type CircuitOpen, make as makeBreaker } from "./CircuitBreaker.js"
 import { discard, readJson, UpstreamError, UpstreamNotConfigured } from "./UpstreamBody.js"
 
@@ -49,7 +50,7 @@ export class Upstream extends Context.Tag("app/Upstream")<Upstream, {
 const isSuccess = (response: HttpClientResponse.HttpClientResponse) => response.status >= 200 && response.status < 300
 
 export const make = Effect.gen(function*() {
-  const config = yield* AppConfig
+  const config = yield* UpstreamConfig
   const client = yield* HttpClient.HttpClient
   // A caller that gives up (its request timeout, its client gone) counts as a failure: an
   // upstream that hangs must open the breaker even when no attempt timeout fires first.
@@ -59,7 +60,7 @@ export const make = Effect.gen(function*() {
     resetMs: config.breakerResetMs,
     countInterruption: true
   })
-  const url = AppConfig.reveal(config.upstreamUrl)
+  const url = reveal(config.upstreamUrl)
   // Discarding a non-2xx body gets its own short bound: a slow error body must not turn a 404
   // into a retried timeout. Cut at the bound, the socket is closed instead of returned.
   const discardMs = Math.min(config.upstreamTimeoutMs, 1_000)

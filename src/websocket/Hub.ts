@@ -15,7 +15,8 @@ import { Context, Duration, Effect, FiberSet, Layer, Option } from "effect"
 import type * as Http from "node:http"
 import type { Duplex } from "node:stream"
 import { type WebSocket, WebSocketServer } from "ws"
-import { AppConfig } from "../config/AppConfig.js"
+import { reveal } from "../config/env.js"
+import { WebSocketConfig } from "./WebSocketConfig.js"
 import type { Upgrades } from "../http/OwnedServer.js"
 import * as Condition from "../lifecycle/Condition.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
@@ -44,7 +45,7 @@ const pathOf = (target: string | undefined): string | undefined => {
 /** `edge` is where Node's callbacks are guarded; tests pass one that throws on purpose. */
 export const makeWith = (edge: NodeEdge.Edge) =>
   Effect.gen(function*() {
-    const config = yield* AppConfig
+    const config = yield* WebSocketConfig
     const registry = yield* FiberRegistry
     const sessions = new Map<string, SessionHandle>()
     const allClosed = Condition.make(() => sessions.size === 0)
@@ -61,7 +62,7 @@ export const makeWith = (edge: NodeEdge.Edge) =>
       })
     // Acquired before the server's socket and the sessions' FiberSet, so released after them: by
     // then the sessions have gone away and nothing publishes any more.
-    const redisUrl = AppConfig.reveal(config.redisUrl)
+    const redisUrl = reveal(config.redisUrl)
     const link = redisUrl === undefined ? undefined : yield* RedisBroadcast.make(redisUrl, edge, localBroadcast)
     const peers: Peers = {
       register: (id, handle) => void sessions.set(id, handle),

@@ -21,7 +21,7 @@
  */
 import { Cause, Clock, type Context, Deferred, Effect, Either, Exit, Queue } from "effect"
 import type { RawData, WebSocket } from "ws"
-import type { AppConfigShape } from "../config/AppConfig.js"
+import type { WebSocketConfigShape } from "./WebSocketConfig.js"
 import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import type { Edge } from "../lifecycle/NodeEdge.js"
 import { CloseCode, sentByWs } from "./CloseCode.js"
@@ -59,7 +59,7 @@ export interface Peers {
   readonly broadcast: (text: string) => Effect.Effect<number>
 }
 
-type Config = Pick<AppConfigShape, "wsPingIntervalMs" | "wsPongTimeoutMs" | "wsSendQueue">
+type Config = Pick<WebSocketConfigShape, "wsPingIntervalMs" | "wsPongTimeoutMs" | "wsSendQueue">
 
 type Inbound =
   | { readonly _tag: "Frame"; readonly data: RawData; readonly isBinary: boolean }

@@ -11,10 +11,11 @@ import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { RawConnection } from "../support/RawConnection.js"
+import * as TestConfig from "../support/testConfig.js"
 
 const TOKEN = "admin-secret-token"
 
-const startAdmin = (token: string | undefined, budgetMs = 2_000, config: AppConfig.TestOverrides = {}) =>
+const startAdmin = (token: string | undefined, budgetMs = 2_000, config: TestConfig.Env = {}) =>
   Effect.gen(function*() {
     const shutdown = yield* Shutdown.make(budgetMs)
     const registry = yield* FiberRegistry.make
@@ -26,7 +27,7 @@ const startAdmin = (token: string | undefined, budgetMs = 2_000, config: AppConf
     const server = yield* OwnedServer.make({ name: "admin", host: "127.0.0.1", port: 0, drainDelayMs: 0, requestTimeoutMs: 5_000 }, app).pipe(
       Effect.provideService(Shutdown.Shutdown, shutdown),
       Effect.provideService(FiberRegistry.FiberRegistry, registry),
-      Effect.provideService(AppConfig.AppConfig, AppConfig.test(config))
+      Effect.provide(TestConfig.withEnv(AppConfig.layer, config))
     )
     return { port: server.port, shutdown }
   })
@@ -130,7 +131,7 @@ describe("admin routes", () => {
   it.live("LOG_REQUESTS=true: admin requests get their access line too, refusals included", () => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
-      const { port } = yield* startAdmin(TOKEN, 2_000, { logRequests: true })
+      const { port } = yield* startAdmin(TOKEN, 2_000, { LOG_REQUESTS: "true" })
       const metrics = yield* send(port, "GET", "/metrics", { authorization: `Bearer ${TOKEN}` })
       expect(metrics.status).toBe(200)
       expect((yield* send(port, "GET", "/metrics")).status).toBe(401)

@@ -22,7 +22,7 @@ const accessLines = (lines: ReadonlyArray<LogLine>) => lines.filter((line) => li
 const firstRequestLines = (options: { readonly logRequests: boolean; readonly level: LogLevel.LogLevel }) => {
   const logs = captureLogs()
   return leakCheck(Effect.gen(function*() {
-    const { baseUrl } = yield* startPublic({ config: { logRequests: options.logRequests } })
+    const { baseUrl } = yield* startPublic({ config: { LOG_REQUESTS: String(options.logRequests) } })
     const first = yield* fetchSleep(baseUrl)
     const linesBefore = accessLines(logs.lines).length
     yield* fetchSleep(baseUrl)
@@ -69,7 +69,7 @@ describe("access log", () => {
   it.live("unknown paths share the route label unmatched, with their real status", () => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
-      const { baseUrl } = yield* startPublic({ config: { logRequests: true } })
+      const { baseUrl } = yield* startPublic({ config: { LOG_REQUESTS: "true" } })
       const status = yield* Effect.promise(async () => {
         const response = await fetch(`${baseUrl}/no/such/thing/42`)
         await response.text()

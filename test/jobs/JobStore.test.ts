@@ -64,7 +64,7 @@ describe.each(storeKinds)("JobStore on $name", (kind) => {
       yield* first.sql`UPDATE ${first.sql(QUEUE_TABLE)} SET completed = TRUE, updated_at = ${longAgo} WHERE id = ${done}`
       yield* first.sql`UPDATE ${first.sql(QUEUE_TABLE)} SET updated_at = ${longAgo} WHERE id = ${queued}`
       yield* first.stop
-      const second = yield* startStore({ store: where, config: { jobRetentionMs: 86_400_000 } })
+      const second = yield* startStore({ store: where, config: { JOB_RETENTION_MS: "86400000" } })
       // Either store's monitor may have pruned it (both prune when they start): wait for the outcome.
       for (let i = 0; i < 500 && Option.isSome(yield* second.store.get(done)); i++) yield* Effect.sleep("20 millis")
       expect(yield* second.store.get(done)).toEqual(Option.none())
@@ -100,7 +100,7 @@ describe.skipIf(postgresUrl === null)("JobStore on postgres", () => {
     leakCheck(Effect.gen(function*() {
       const where = yield* freshStore(postgres)
       const stores = yield* Effect.all(Array.from({ length: 4 }, () => startStore({ store: where })), { concurrency: "unbounded" })
-      const url = where.databaseUrl!.toString()
+      const url = where.DATABASE_URL!
       const migrations = yield* Effect.promise(() => query<{ migration_id: number }>(url, "SELECT migration_id FROM effect_sql_migrations"))
       expect(migrations).toEqual([{ migration_id: 1 }])
       yield* Effect.forEach(stores, (store) => store.stop)
@@ -117,7 +117,7 @@ describe.skipIf(postgresUrl === null)("JobStore on postgres", () => {
       const { url } = yield* Effect.promise(() => freshSchema())
       const viaProxy = new URL(url)
       viaProxy.port = String(proxy.port)
-      const { stop, store } = yield* startStore({ store: { databaseUrl: viaProxy } })
+      const { stop, store } = yield* startStore({ store: { DATABASE_URL: viaProxy.href } })
       const before = yield* store.submit({ ms: 1, payload: null }, 10)
       yield* Effect.promise(() => proxy.cut())
       const refused = yield* Effect.either(store.submit({ ms: 1, payload: null }, 10))

@@ -18,7 +18,7 @@ import { get, post, startPublic as startWith } from "../support/publicServer.js"
 /** One worker and a queue of two, journaling into a fresh directory. */
 const startPublic = Effect.gen(function*() {
   const dataDir = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "jobs-")))
-  return yield* startWith({ features: JobsFeature.layer, config: { dataDir, jobQueueSize: 2, workers: 1 } })
+  return yield* startWith({ features: JobsFeature.layer, config: { DATA_DIR: dataDir, JOB_QUEUE_SIZE: "2", WORKERS: "1" } })
 })
 
 /** What each jobs route can answer besides success (DESIGN section 4, README Routes): a bad body

@@ -15,7 +15,7 @@ import { exchange, expectErrorBody, json, nested, request, SECRET } from "../htt
 
 const start = Effect.gen(function*() {
   const dataDir = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "jobs-hostile-")))
-  return yield* startPublic({ features: JobsFeature.layer, config: { dataDir, workers: 1, jobQueueSize: 10 } })
+  return yield* startPublic({ features: JobsFeature.layer, config: { DATA_DIR: dataDir, WORKERS: "1", JOB_QUEUE_SIZE: "10" } })
 })
 
 const cases: ReadonlyArray<readonly [name: string, bytes: Buffer, status: number, error: string]> = [

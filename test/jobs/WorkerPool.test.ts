@@ -15,7 +15,7 @@ describe.each(storeKinds)("WorkerPool on $name", (kind) => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
       const where = yield* freshStore(kind)
-      const { pool, stop } = yield* startPool({ store: where, config: { workers: 2 } })
+      const { pool, stop } = yield* startPool({ store: where, config: { WORKERS: "2" } })
       const running = yield* Effect.forEach([300, 400], (ms) => pool.submit({ ms, payload: null }))
       yield* Effect.forEach(running, (id) => awaitRunning(pool, id))
       const queued = yield* pool.submit({ ms: 1, payload: null })
@@ -32,7 +32,7 @@ describe.each(storeKinds)("WorkerPool on $name", (kind) => {
 
   it.live("a full queue refuses with QueueFull at once; a shutdown that began still accepts (drain delay); a stopped pool refuses with PoolClosed", () =>
     leakCheck(Effect.gen(function*() {
-      const { pool, shutdown, stop } = yield* startPool({ store: yield* freshStore(kind), config: { jobQueueSize: 2 } })
+      const { pool, shutdown, stop } = yield* startPool({ store: yield* freshStore(kind), config: { JOB_QUEUE_SIZE: "2" } })
       yield* pool.submit({ ms: 2_000, payload: null })
       const full = yield* Effect.either(pool.submit({ ms: 1, payload: null }).pipe(Effect.zipRight(pool.submit({ ms: 1, payload: null }))))
       expect(Either.isLeft(full) && full.left._tag).toBe("QueueFull")
@@ -49,7 +49,7 @@ describe.each(storeKinds)("WorkerPool on $name", (kind) => {
   it.live("a job submitted after shutdown began, before the pool stopped, is committed", () =>
     leakCheck(Effect.gen(function*() {
       const where = yield* freshStore(kind)
-      const { pool, shutdown, stop } = yield* startPool({ store: where, config: { workers: 1 } })
+      const { pool, shutdown, stop } = yield* startPool({ store: where, config: { WORKERS: "1" } })
       yield* pool.submit({ ms: 2_000, payload: null }) // keeps the only worker busy
       yield* shutdown.trigger(ShutdownReason.Admin())
       const late = yield* pool.submit({ ms: 1, payload: null })
@@ -62,7 +62,7 @@ describe.each(storeKinds)("WorkerPool on $name", (kind) => {
   it.live("a job defect is recovered: logged with its cause, retried up to JOB_MAX_ATTEMPTS, then failed with its error; the next job runs", () => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
-      const { pool, stop, store } = yield* startPool({ store: yield* freshStore(kind), config: { jobMaxAttempts: 2 } })
+      const { pool, stop, store } = yield* startPool({ store: yield* freshStore(kind), config: { JOB_MAX_ATTEMPTS: "2" } })
       const crashing = yield* pool.submit({ ms: 1, payload: { crash: true } })
       const next = yield* pool.submit({ ms: 1, payload: null })
       const failed = yield* awaitState(store, crashing, "failed")
@@ -83,7 +83,7 @@ describe.each(storeKinds)("WorkerPool on $name", (kind) => {
     return leakCheck(Effect.gen(function*() {
       const where = yield* freshStore(kind)
       // A lease of an hour: if the job came back, the lease is not what freed it.
-      const first = yield* startPool({ store: where, budgetMs: 200, config: { jobLeaseMs: 3_600_000 } })
+      const first = yield* startPool({ store: where, budgetMs: 200, config: { JOB_LEASE_MS: "3600000" } })
       const long = yield* first.pool.submit({ ms: 5_000, payload: null })
       yield* awaitRunning(first.pool, long)
       yield* first.stop
@@ -104,11 +104,11 @@ describe.each(storeKinds)("WorkerPool on $name", (kind) => {
     return leakCheck(Effect.gen(function*() {
       const where = yield* freshStore(kind)
       // A 2 s lease (renewed well inside it even when a loaded machine delays a timer), a 5 s job.
-      const a = yield* startPool({ store: where, config: { jobLeaseMs: 2_000 } })
+      const a = yield* startPool({ store: where, config: { JOB_LEASE_MS: "2000" } })
       const long = yield* a.pool.submit({ ms: 5_000, payload: null })
       yield* awaitRunning(a.pool, long)
       // B polls the same store all along, idle: it would claim the job once its lease had expired.
-      const b = yield* startPool({ store: where, config: { jobLeaseMs: 2_000 } })
+      const b = yield* startPool({ store: where, config: { JOB_LEASE_MS: "2000" } })
       yield* awaitState(b.store, long, "done", 20_000)
       yield* Effect.sleep("300 millis") // the last "job done" line of a second run would be written by now
       expect(doneLines(logs.lines, long)).toHaveLength(1)
@@ -121,7 +121,7 @@ describe.each(storeKinds)("WorkerPool on $name", (kind) => {
   it.live("a replica that stopped holds no claim: jobs submitted elsewhere during its drain are free for the others at once", () =>
     leakCheck(Effect.gen(function*() {
       const where = yield* freshStore(kind)
-      const a = yield* startPool({ store: where, budgetMs: 5_000, config: { workers: 3, jobLeaseMs: 3_600_000 } })
+      const a = yield* startPool({ store: where, budgetMs: 5_000, config: { WORKERS: "3", JOB_LEASE_MS: "3600000" } })
       const other = yield* startStore({ store: where }) // another replica's store, without workers
       const long = yield* a.pool.submit({ ms: 800, payload: null })
       yield* awaitRunning(a.pool, long)
@@ -145,7 +145,7 @@ describe.each(storeKinds)("WorkerPool on $name", (kind) => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
       const where = yield* freshStore(kind)
-      const a = yield* startPool({ store: where, config: { jobLeaseMs: 3_600_000 } })
+      const a = yield* startPool({ store: where, config: { JOB_LEASE_MS: "3600000" } })
       const other = yield* startStore({ store: where })
       const job = yield* a.pool.submit({ ms: 500, payload: null })
       yield* awaitRunning(a.pool, job)

@@ -5,29 +5,30 @@ import { Context, Effect, Exit, Layer, Scope } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as AppConfig from "../../src/config/AppConfig.js"
 import * as JobDatabase from "../../src/jobs/JobDatabase.js"
+import * as JobsConfig from "../../src/jobs/JobsConfig.js"
 import * as JobStore from "../../src/jobs/JobStore.js"
 import * as WorkerPool from "../../src/jobs/WorkerPool.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as Shutdown from "../../src/lifecycle/Shutdown.js"
 import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
 import { freshSchema, postgresUrl } from "../support/postgres.js"
+import * as TestConfig from "../support/testConfig.js"
 
 export interface StoreKind {
   readonly name: "sqlite" | "postgres"
   /** Where a new, empty store lives: a DATA_DIR, or a DATABASE_URL. */
-  readonly fresh: () => Promise<AppConfig.TestOverrides>
+  readonly fresh: () => Promise<TestConfig.Env>
 }
 
 export const sqlite: StoreKind = {
   name: "sqlite",
-  fresh: async () => ({ dataDir: await Fs.mkdtemp(Path.join(Os.tmpdir(), "jobs-")) })
+  fresh: async () => ({ DATA_DIR: await Fs.mkdtemp(Path.join(Os.tmpdir(), "jobs-")) })
 }
 
 export const postgres: StoreKind = {
   name: "postgres",
-  fresh: async () => ({ databaseUrl: new URL((await freshSchema()).url) })
+  fresh: async () => ({ DATABASE_URL: (await freshSchema()).url })
 }
 
 /** Both stores where Postgres is reachable; SQLite alone where it is not (setup said so). */
@@ -36,18 +37,18 @@ export const storeKinds: ReadonlyArray<StoreKind> = postgresUrl === null ? [sqli
 export const freshStore = (kind: StoreKind) => Effect.promise(() => kind.fresh())
 
 export interface StartOptions {
-  readonly store: AppConfig.TestOverrides
-  readonly config?: AppConfig.TestOverrides
+  readonly store: TestConfig.Env
+  readonly config?: TestConfig.Env
   readonly budgetMs?: number
 }
 
-const start = <Out>(layer: Layer.Layer<Out, unknown, AppConfig.AppConfig | Shutdown.Shutdown | FiberRegistry.FiberRegistry>, options: StartOptions) =>
+const start = <Out>(layer: Layer.Layer<Out, unknown, JobsConfig.JobsConfig | Shutdown.Shutdown | FiberRegistry.FiberRegistry>, options: StartOptions) =>
   Effect.gen(function*() {
     const shutdown = yield* Shutdown.make(options.budgetMs ?? 2_000)
     const scope = yield* Scope.make()
     const context = yield* Layer.buildWithScope(
       layer.pipe(
-        Layer.provide(AppConfig.layer(AppConfig.test({ workers: 1, jobQueueSize: 10, ...options.store, ...options.config }))),
+        Layer.provide(TestConfig.withEnv(JobsConfig.layer, { WORKERS: "1", JOB_QUEUE_SIZE: "10", ...options.store, ...options.config })),
         Layer.provide(Layer.succeed(Shutdown.Shutdown, shutdown)),
         Layer.provide(FiberRegistry.layer)
       ),

@@ -1,4 +1,5 @@
 // Secure by default, and secrets in no log line: the real entry point, its real stdout and stderr.
+import { existsSync } from "node:fs"
 import { describe, expect, it, vi } from "vitest"
 import { spawnService, waitFor, type Service } from "../support/spawnService.js"
 
@@ -6,6 +7,15 @@ import { spawnService, waitFor, type Service } from "../support/spawnService.js"
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 })
 
 const SECRET = "s3cr3t"
+
+/** A bad value for each optional feature's secret, while the feature is installed: its settings go
+ * with its folder (scripts/check-removable.mjs deletes it), and a deleted feature's are not read. */
+const installedFeatureSecrets: Record<string, string> = Object.fromEntries([
+  ["upstream", "UPSTREAM_URL", `ftp://user:${SECRET}@x`],
+  ["jobs", "DATABASE_URL", `mysql://u:${SECRET}@h/db`],
+  ["websocket", "REDIS_URL", `http://:${SECRET}@cache`]
+].filter(([folder]) => existsSync(`src/${folder}`)).map(([, variable, value]) => [variable, value]))
+const expectedForms = { UPSTREAM_URL: "an http:// or https:// URL", DATABASE_URL: "a postgres:// URL", REDIS_URL: "a redis:// or rediss:// URL" }
 
 /** Every byte the child wrote, stdout (parsed lines, re-serialised) and stderr. */
 const everything = (service: Service) => JSON.stringify(service.lines) + service.stderr()
@@ -25,17 +35,19 @@ describe("secure by default", () => {
 
   it("invalid values of secret variables -> exit 1, one line naming each, no line holding the secret", async () => {
     const service = await spawnService({
-      UPSTREAM_URL: `ftp://user:${SECRET}@x`,
-      DATABASE_URL: `mysql://u:${SECRET}@h/db`,
-      REDIS_URL: `http://:${SECRET}@cache`,
+      ...installedFeatureSecrets,
+      // A bad core setting too, so the start fails even in a copy without any feature.
+      PORT: "x",
       ADMIN_HOST: "0.0.0.0",
       ADMIN_TOKEN: `${SECRET}-token`
     }, { waitForListening: false })
     const exited = await waitFor(service.exited, 5_000, "exit")
     expect(exited.code).toBe(1)
     expect(service.lines).toHaveLength(1)
-    expect(service.lines[0]!.variables).toEqual(expect.arrayContaining(["UPSTREAM_URL", "DATABASE_URL", "REDIS_URL"]))
-    expect(service.lines[0]!.message).toContain("DATABASE_URL: expected a postgres:// URL")
+    expect(service.lines[0]!.variables).toEqual(expect.arrayContaining(["PORT", ...Object.keys(installedFeatureSecrets)]))
+    for (const [variable, form] of Object.entries(expectedForms)) {
+      if (variable in installedFeatureSecrets) expect(service.lines[0]!.message).toContain(`${variable}: expected ${form}`)
+    }
     expect(everything(service)).not.toContain(SECRET)
   })
 

@@ -11,6 +11,7 @@ import { ProcessExit } from "../../src/lifecycle/ProcessExit.js"
 import * as Shutdown from "../../src/lifecycle/Shutdown.js"
 import * as Signals from "../../src/lifecycle/Signals.js"
 import { captureLogs } from "./captureLogs.js"
+import * as TestConfig from "./testConfig.js"
 
 export const makeHarness = (options: { readonly budgetMs?: number; readonly hangingRelease?: boolean } = {}) =>
   Effect.gen(function*() {
@@ -51,7 +52,7 @@ export const makeHarness = (options: { readonly budgetMs?: number; readonly hang
     )
     const infrastructure = Layer.mergeAll(Shutdown.layer, FiberRegistry.layer).pipe(
       Layer.provideMerge(Layer.mergeAll(
-        AppConfig.layer(AppConfig.test({ shutdownTimeoutMs: options.budgetMs ?? 1_000 })),
+        TestConfig.withEnv(AppConfig.layer, { SHUTDOWN_TIMEOUT_MS: String(options.budgetMs ?? 1_000) }),
         Layer.succeed(ProcessExit, { now: (code) => Effect.sync(() => void exitCodes.push(code)) })
       )),
       Layer.provideMerge(logs.layer)

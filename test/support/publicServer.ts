@@ -8,13 +8,15 @@ import * as PublicRoutes from "../../src/http/public/PublicRoutes.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as Shutdown from "../../src/lifecycle/Shutdown.js"
 import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
+import * as TestConfig from "./testConfig.js"
 
 type Needs = AppConfig.AppConfig | Shutdown.Shutdown | FiberRegistry.FiberRegistry | PublicRoutes.PublicRoutes
 
 export interface PublicServerOptions<ROut, E> {
   /** The feature layers to serve (App.ts's, e.g. JobsFeature.layer); none serves the core routes. */
   readonly features?: Layer.Layer<ROut, E, Needs>
-  readonly config?: AppConfig.TestOverrides
+  /** Environment variables (e.g. { WORKERS: "1" }), read by the core and the features given. */
+  readonly config?: TestConfig.Env
 }
 
 export const startPublic = <ROut = never, E = never>(options: PublicServerOptions<ROut, E> = {}) =>
@@ -24,13 +26,13 @@ export const startPublic = <ROut = never, E = never>(options: PublicServerOption
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Effect.zipRight(shutdown.trigger(ShutdownReason.Completed()), Scope.close(scope, Exit.void)))
     const infrastructure = Layer.mergeAll(
-      AppConfig.layer(AppConfig.test(options.config)),
+      AppConfig.layer,
       Layer.succeed(Shutdown.Shutdown, shutdown),
       Layer.succeed(FiberRegistry.FiberRegistry, registry),
       PublicRoutes.layer
     )
     const services = yield* Layer.buildWithScope(
-      Layer.provideMerge(options.features ?? Layer.empty, infrastructure),
+      Layer.provideMerge(options.features ?? Layer.empty, infrastructure).pipe(Layer.provide(TestConfig.layer(options.config))),
       scope
     )
     const server = yield* App.makePublicServer({ host: "127.0.0.1", port: 0, drainDelayMs: 0, requestTimeoutMs: 5_000 }).pipe(

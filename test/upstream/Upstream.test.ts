@@ -3,17 +3,16 @@
 // breaker reset) is in UpstreamTiming.test.ts; sockets are in upstreamSockets.test.ts.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Queue, TestClock } from "effect"
-import type { TestOverrides } from "../../src/config/AppConfig.js"
 import { MAX_JSON_DEPTH } from "../../src/http/BoundedJson.js"
 import { MAX_BODY_BYTES, Upstream } from "../../src/upstream/Upstream.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
-import { scriptedClient, type Scripted, untilWaiting, upstreamOn } from "./scriptedClient.js"
+import { scriptedClient, type Scripted, untilWaiting, upstreamOn, type UpstreamOverrides } from "./scriptedClient.js"
 
 /** Runs `body` with the Upstream service on a client answering `script`; no breaker by default. */
 const withScript = <A, E>(
   script: Array<Scripted>,
-  overrides: TestOverrides,
+  overrides: UpstreamOverrides,
   body: (client: Effect.Effect.Success<ReturnType<typeof scriptedClient>>) => Effect.Effect<A, E, Upstream>
 ) =>
   Effect.gen(function*() {

@@ -1,16 +1,16 @@
 // The upstream feature's route, served as App.ts serves it (UpstreamFeature.layer on its node client, on the public server).
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import type { TestOverrides } from "../../src/config/AppConfig.js"
 import * as UpstreamFeature from "../../src/upstream/UpstreamFeature.js"
 import { expectErrors } from "../http/openApiDocument.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { get, startPublic } from "../support/publicServer.js"
 import { RawConnection } from "../support/RawConnection.js"
+import type { Env } from "../support/testConfig.js"
 import { startUpstream } from "./fakeUpstream.js"
 
-const startPublicWith = (config: TestOverrides) =>
+const startPublicWith = (config: Env) =>
   startPublic({ features: Layer.provide(UpstreamFeature.layer, UpstreamFeature.HttpClientLive), config })
 
 /** What GET /upstream can answer besides success (DESIGN section 4): 503 when unconfigured, while the
@@ -36,7 +36,7 @@ describe("upstream route", () => {
     leakCheck(Effect.gen(function*() {
       const fake = yield* Effect.promise(() => startUpstream())
       fake.script.push({ status: 200, body: { price: 42 } })
-      const { baseUrl } = yield* startPublicWith({ upstreamUrl: new URL(fake.url) })
+      const { baseUrl } = yield* startPublicWith({ UPSTREAM_URL: fake.url })
       expect(yield* get(`${baseUrl}/upstream`)).toMatchObject({ status: 200, body: { upstream: { price: 42 } } })
       const unset = yield* startPublicWith({})
       expect(yield* get(`${unset.baseUrl}/upstream`)).toMatchObject({ status: 503, body: { error: "UpstreamNotConfigured" } })
@@ -47,7 +47,7 @@ describe("upstream route", () => {
     return leakCheck(Effect.gen(function*() {
       const fake = yield* Effect.promise(() => startUpstream())
       fake.script.push("hang")
-      const { baseUrl } = yield* startPublicWith({ upstreamUrl: new URL(fake.url), upstreamTimeoutMs: 10_000 })
+      const { baseUrl } = yield* startPublicWith({ UPSTREAM_URL: fake.url, UPSTREAM_TIMEOUT_MS: "10000" })
       const client = yield* Effect.promise(() => RawConnection.open(Number(new URL(baseUrl).port)))
       client.request("/upstream")
       while (fake.requests.length === 0) yield* Effect.sleep("5 millis") // the upstream's own record is the event
@@ -64,7 +64,7 @@ describe("upstream route", () => {
     leakCheck(Effect.gen(function*() {
       const fake = yield* Effect.promise(() => startUpstream())
       fake.script.push({ status: 200, text: "[".repeat(100_000) + "]".repeat(100_000) })
-      const { baseUrl } = yield* startPublicWith({ upstreamUrl: new URL(fake.url) })
+      const { baseUrl } = yield* startPublicWith({ UPSTREAM_URL: fake.url })
       expect(yield* get(`${baseUrl}/upstream`)).toMatchObject({ status: 503, body: { error: "UpstreamUnavailable" } })
       expect(yield* get(`${baseUrl}/upstream`)).toMatchObject({ status: 200, body: { upstream: { ok: true } } })
     }).pipe(Effect.provide(captureLogs().layer))), 10_000)

@@ -4,8 +4,9 @@
 // stands for an upstream whose body does. The socket behaviour itself is in upstreamSockets.test.ts.
 import { HttpClient, HttpClientError, type HttpClientRequest, HttpClientResponse } from "@effect/platform"
 import { Chunk, Clock, Deferred, Effect, Layer, Queue, TestClock } from "effect"
-import * as AppConfig from "../../src/config/AppConfig.js"
 import * as Upstream from "../../src/upstream/Upstream.js"
+import * as UpstreamConfig from "../../src/upstream/UpstreamConfig.js"
+import * as TestConfig from "../support/testConfig.js"
 
 export type Scripted =
   | number // that status; a 2xx answers {"answer": status}, others an empty body
@@ -80,11 +81,31 @@ export const scriptedClient = (script: Array<Scripted>) =>
     return { arrivals, sent, bodies, layer: Layer.succeed(HttpClient.HttpClient, client) }
   })
 
+/** The feature's settings a test overrides, by field (undefined upstreamUrl: not configured). */
+export interface UpstreamOverrides {
+  readonly upstreamUrl?: URL | undefined
+  readonly upstreamTimeoutMs?: number
+  readonly upstreamRetries?: number
+  readonly breakerFailures?: number
+  readonly breakerResetMs?: number
+}
+
+/** The settings as the environment gives them (UPSTREAM_*, BREAKER_*), read by UpstreamConfig. */
+export const upstreamSettings = (overrides: UpstreamOverrides) => {
+  const env: Record<string, string> = {}
+  if (overrides.upstreamUrl !== undefined) env.UPSTREAM_URL = overrides.upstreamUrl.href
+  if (overrides.upstreamTimeoutMs !== undefined) env.UPSTREAM_TIMEOUT_MS = String(overrides.upstreamTimeoutMs)
+  if (overrides.upstreamRetries !== undefined) env.UPSTREAM_RETRIES = String(overrides.upstreamRetries)
+  if (overrides.breakerFailures !== undefined) env.BREAKER_FAILURES = String(overrides.breakerFailures)
+  if (overrides.breakerResetMs !== undefined) env.BREAKER_RESET_MS = String(overrides.breakerResetMs)
+  return TestConfig.withEnv(UpstreamConfig.layer, env)
+}
+
 /** The Upstream service, as the feature builds it, on a scripted client and test settings. */
-export const upstreamOn = (client: Layer.Layer<HttpClient.HttpClient>, overrides: AppConfig.TestOverrides = {}) =>
+export const upstreamOn = (client: Layer.Layer<HttpClient.HttpClient>, overrides: UpstreamOverrides = {}) =>
   Upstream.layer.pipe(Layer.provide([
     client,
-    AppConfig.layer(AppConfig.test({ upstreamUrl: new URL("http://upstream.test/data"), upstreamTimeoutMs: 1_000, ...overrides }))
+    upstreamSettings({ upstreamUrl: new URL("http://upstream.test/data"), upstreamTimeoutMs: 1_000, ...overrides })
   ]))
 
 /**

@@ -4,17 +4,17 @@
 // (Upstream.test.ts, UpstreamTiming.test.ts); these are about the sockets themselves.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
-import * as AppConfig from "../../src/config/AppConfig.js"
 import { HttpClientLive, layer, Upstream } from "../../src/upstream/Upstream.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { startUpstream } from "./fakeUpstream.js"
+import { upstreamSettings, type UpstreamOverrides } from "./scriptedClient.js"
 
 /** The upstream service as App.ts builds it; the agent is destroyed when the test's use of it ends. */
-const withUpstream = (url: string, overrides: AppConfig.TestOverrides = {}) =>
+const withUpstream = (url: string, overrides: UpstreamOverrides = {}) =>
   layer.pipe(Layer.provide([
     HttpClientLive,
-    AppConfig.layer(AppConfig.test({ upstreamUrl: new URL(url), upstreamTimeoutMs: 2_000, upstreamRetries: 0, breakerFailures: 100, ...overrides }))
+    upstreamSettings({ upstreamUrl: new URL(url), upstreamTimeoutMs: 2_000, upstreamRetries: 0, breakerFailures: 100, ...overrides })
   ]))
 
 const call = Effect.flatMap(Upstream, (upstream) => upstream.call("GET"))

@@ -5,16 +5,17 @@ import { Deferred, Effect, Exit, FiberSet, Layer } from "effect"
 import type * as Http from "node:http"
 import { PassThrough } from "node:stream"
 import WebSocket, { WebSocketServer } from "ws"
-import * as AppConfig from "../../src/config/AppConfig.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as NodeEdge from "../../src/lifecycle/NodeEdge.js"
 import * as Hub from "../../src/websocket/Hub.js"
 import { type Ending, type Peers, run } from "../../src/websocket/Session.js"
+import * as WebSocketConfig from "../../src/websocket/WebSocketConfig.js"
 import * as WebSocketFeature from "../../src/websocket/WebSocketFeature.js"
 import { captureLogs, type CapturedLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { startPublic } from "../support/publicServer.js"
 import { waitFor } from "../support/spawnService.js"
+import * as TestConfig from "../support/testConfig.js"
 import { type Client, connect } from "./wsClients.js"
 import { frame, Opcode, rawSocket } from "./wsFrames.js"
 
@@ -52,7 +53,7 @@ const plantedWarn = (logs: CapturedLogs, where: string) =>
 const sessionClosed = (logs: CapturedLogs, code: number) =>
   logs.waitForLine((line) => line.message === "ws session closed" && line.closeCode === code, 5_000)
 
-const withHub = (config: Partial<AppConfig.AppConfigShape> = {}) =>
+const withHub = (config: TestConfig.Env = {}) =>
   Effect.gen(function*() {
     const { arm, edge } = yield* plantedEdge
     const { port } = yield* startPublic({ features: WebSocketFeature.layerWith(Hub.layerWith(edge)), config })
@@ -77,7 +78,7 @@ describe("WebSocket entry points from Node", () => {
   it.live("ws `pong`: a throw closes that session 1011; another session still echoes", () => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
-      const { arm, port } = yield* withHub({ wsPingIntervalMs: 50, wsPongTimeoutMs: 60_000 })
+      const { arm, port } = yield* withHub({ WS_PING_INTERVAL_MS: "50", WS_PONG_TIMEOUT_MS: "60000" })
       // Only the victim answers pings, so the armed throw lands in its pong callback.
       const other = yield* promise(() => connect(port, { autoPong: false }))
       arm("ws pong")
@@ -135,7 +136,7 @@ describe("WebSocket entry points from Node", () => {
 describe("Hub.handle (called from the server's upgrade listener) never throws", () => {
   const hubLayer = Layer.provide(
     Hub.layer,
-    Layer.merge(AppConfig.layer(AppConfig.test()), FiberRegistry.layer)
+    Layer.merge(TestConfig.withEnv(WebSocketConfig.layer), FiberRegistry.layer)
   )
 
   it.scoped("a request-target that is not a URL is not ours: false, no throw", () =>

@@ -109,7 +109,7 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
     const logs = captureLogs()
     return Effect.gen(function*() {
       const redis = yield* promise(() => startOwnRedis())
-      const config = { redisUrl: redis.url }
+      const config = { REDIS_URL: redis.url.href }
       const a = yield* startPublic({ features: WebSocketFeature.layer, config })
       const b = yield* startPublic({ features: WebSocketFeature.layer, config })
       yield* waitForCount(logs, "broadcast link up", 2)
@@ -156,7 +156,7 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
     return Effect.gen(function*() {
       const redis = yield* promise(() => startOwnRedis())
       yield* leakCheck(Effect.gen(function*() {
-        const { port } = yield* startPublic({ features: WebSocketFeature.layer, config: { redisUrl: redis.url } })
+        const { port } = yield* startPublic({ features: WebSocketFeature.layer, config: { REDIS_URL: redis.url.href } })
         yield* waitForCount(logs, "broadcast link up", 1)
         const client = yield* promise(() => connect(port))
         broadcast(client, "hello")
@@ -178,7 +178,7 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
       const redis = yield* promise(() => startOwnRedis())
       const started = Date.now()
       yield* leakCheck(Effect.gen(function*() {
-        yield* startPublic({ features: WebSocketFeature.layer, config: { redisUrl: redis.url } })
+        yield* startPublic({ features: WebSocketFeature.layer, config: { REDIS_URL: redis.url.href } })
         yield* waitForCount(logs, "broadcast link up", 1)
         redis.freeze()
       }))
@@ -195,7 +195,7 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
     const logs = captureLogs()
     return Effect.gen(function*() {
       const redis = yield* promise(() => startOwnRedis())
-      const { port } = yield* startPublic({ features: WebSocketFeature.layer, config: { redisUrl: redis.url } })
+      const { port } = yield* startPublic({ features: WebSocketFeature.layer, config: { REDIS_URL: redis.url.href } })
       yield* waitForCount(logs, "broadcast link up", 1)
       const client = yield* promise(() => connect(port))
       const publisher = yield* Effect.acquireRelease(
@@ -227,14 +227,14 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
     return Effect.gen(function*() {
       const redis = yield* promise(() => startOwnRedis())
       yield* promise(() => redis.stop())
-      const a = yield* startPublic({ features: WebSocketFeature.layer, config: { redisUrl: redis.url } })
+      const a = yield* startPublic({ features: WebSocketFeature.layer, config: { REDIS_URL: redis.url.href } })
       yield* waitForCount(logs, "broadcast link down", 1)
       const a1 = yield* promise(() => connect(a.port))
       broadcast(a1, "local")
       expect(yield* promise(() => a1.next(3_000))).toEqual({ type: "broadcast", data: "local" })
       yield* promise(() => redis.start())
       yield* waitForCount(logs, "broadcast link up", 1)
-      const b = yield* startPublic({ features: WebSocketFeature.layer, config: { redisUrl: redis.url } })
+      const b = yield* startPublic({ features: WebSocketFeature.layer, config: { REDIS_URL: redis.url.href } })
       yield* waitForCount(logs, "broadcast link up", 2)
       const b1 = yield* promise(() => connect(b.port))
       broadcast(a1, "across")
