@@ -70,7 +70,6 @@ export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{ rea
 
 interface Pending {
   readonly input: JobInput
-  readonly capacity: number
   readonly result: Deferred.Deferred<string, QueueFull | StoreUnavailable>
 }
 
@@ -88,8 +87,9 @@ const PRUNE_INTERVAL = Duration.hours(1)
 const SUBMIT_LOCK = 0x6a6f6275
 
 export class JobStore extends Context.Tag("app/JobStore")<JobStore, {
-  /** Commits the job (or fails): QueueFull when unfinished jobs, counted in the store, reach `capacity`. */
-  readonly submit: (input: { readonly ms: number; readonly payload: unknown }, capacity: number) => Effect.Effect<string, QueueFull | StoreUnavailable>
+  /** Commits the job (or fails): QueueFull when unfinished jobs, counted in the store, reach
+   * JOB_QUEUE_SIZE. */
+  readonly submit: (input: { readonly ms: number; readonly payload: unknown }) => Effect.Effect<string, QueueFull | StoreUnavailable>
   readonly get: (id: string) => Effect.Effect<Option.Option<Job>, StoreUnavailable>
   /** PersistedQueue.take: f's success completes the job, its failure counts an attempt (retried
    * until JOB_MAX_ATTEMPTS), its interruption releases the claim at once. */
@@ -159,6 +159,7 @@ export const make = Effect.gen(function*() {
   const registry = yield* FiberRegistry
   const leaseSeconds = Math.ceil(config.jobLeaseMs / 1000)
   const maxAttempts = config.jobMaxAttempts
+  const capacity = config.jobQueueSize
 
   // The queue's claiming side (its poller and the rows fetched for takers) in a scope of its own,
   // so the pool can stop it before its running jobs end (see stopTaking).
@@ -209,7 +210,7 @@ export const make = Effect.gen(function*() {
       if (isPostgres) yield* sql`SELECT pg_advisory_xact_lock(${SUBMIT_LOCK})`
       let waiting = yield* countUnfinished
       const outcomes: Array<Exit.Exit<string, QueueFull>> = []
-      for (const { capacity, input } of batch) {
+      for (const { input } of batch) {
         if (waiting >= capacity) {
           outcomes.push(Exit.fail(new QueueFull({ capacity })))
           continue
@@ -238,11 +239,11 @@ export const make = Effect.gen(function*() {
     Effect.forever(Effect.flatMap(Queue.takeBetween(pending, 1, MAX_BATCH), (batch) => commitBatch(Chunk.toReadonlyArray(batch))))
   )
 
-  const submit = (input: { readonly ms: number; readonly payload: unknown }, capacity: number) =>
+  const submit = (input: { readonly ms: number; readonly payload: unknown }) =>
     Effect.gen(function*() {
       const acceptedAt = new Date(yield* Effect.clockWith((clock) => clock.currentTimeMillis)).toISOString()
       const result = yield* Deferred.make<string, QueueFull | StoreUnavailable>()
-      yield* Queue.offer(pending, { input: { ms: input.ms, payload: input.payload, acceptedAt }, capacity, result })
+      yield* Queue.offer(pending, { input: { ms: input.ms, payload: input.payload, acceptedAt }, result })
       // Interrupted here (the client went away), the job may still be committed and run.
       return yield* Deferred.await(result)
     })

@@ -176,7 +176,7 @@ export const make = Effect.gen(function*() {
         // replica still serves, and a balancer that has not yet seen /readyz fail still sends jobs.
         !accepting
           ? Effect.fail(new PoolClosed())
-          : Effect.tap(store.submit(input, config.jobQueueSize), () => Effect.sync(() => JobMetrics.countState("queued")))
+          : Effect.tap(store.submit(input), () => Effect.sync(() => JobMetrics.countState("queued")))
       ),
     running: Effect.sync(() => Array.from(running.values()))
   })
