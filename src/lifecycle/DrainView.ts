@@ -52,8 +52,9 @@ export const snapshot = (
   Effect.gen(function*() {
     const reason = yield* shutdown.reason
     const fibers = yield* registry.snapshot
-    const running = shutdown.runningPhases()
-    const phase = Option.isNone(reason) ? "serving" : running.at(-1) ?? shutdown.lastPhase() ?? "triggered"
+    const running = yield* shutdown.runningPhases
+    const last = yield* shutdown.lastPhase
+    const phase = Option.isNone(reason) ? "serving" : running.at(-1) ?? Option.getOrElse(last, () => "triggered")
     // One clock read for both, so they add up to the budget (the same rule as shutdown.remaining).
     const elapsedMs = yield* shutdown.elapsed
     return {

@@ -67,7 +67,7 @@ describe("Restart.restartOnFailure", () => {
       yield* run(restartOnFailure("compactor", "jobs", slowFailing, policy))
       for (let i = 0; i < 10; i++) yield* TestClock.adjust("21 seconds")
       expect((yield* Ref.get(starts)).length).toBeGreaterThan(policy.maxRestarts + 1)
-      expect(shutdown.isShuttingDown()).toBe(false)
+      expect(shutdown.unsafeIsShuttingDown()).toBe(false)
       expect(registry.size()).toBe(1)
     })))
 
