@@ -176,7 +176,8 @@ export const make = Effect.gen(function*() {
   )
 
   return WorkerPool.of({
-    submit: Effect.fn("WorkerPool.submit")(function*(input) {
+    // Once per POST /jobs: no span of its own (see JobStore.submit).
+    submit: Effect.fnUntraced(function*(input) {
       // Only once the pool stops (after the public server drained): during DRAIN_DELAY_MS the
       // replica still serves, and a balancer that has not yet seen /readyz fail still sends jobs.
       if (yield* isStopping) return yield* new PoolClosed()
