@@ -77,13 +77,8 @@ export const restartSchedule = <E>(name: string, policy: RestartPolicy) =>
 
 /** Forks `component` (listed as `name`/`owner`) into the caller's scope, restarted under `policy`.
  * Failures and defects both count; past the intensity it escalates to a Fatal shutdown. */
-export const restartOnFailure = <E, R>(
-  name: string,
-  owner: string,
-  component: Effect.Effect<void, E, R>,
-  policy: RestartPolicy = defaultPolicy
-) =>
-  Effect.gen(function*() {
+export const restartOnFailure = Effect.fn("Restart.restartOnFailure")(
+  function*<E, R>(name: string, owner: string, component: Effect.Effect<void, E, R>, policy: RestartPolicy = defaultPolicy) {
     const shutdown = yield* Shutdown
     const registry = yield* FiberRegistry
     const escalate = (cause: Cause.Cause<E>) =>
@@ -100,4 +95,5 @@ export const restartOnFailure = <E, R>(
       })
     )
     return yield* registry.fork(name, owner)(run)
-  })
+  }
+)
