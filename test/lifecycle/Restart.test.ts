@@ -71,6 +71,30 @@ describe("Restart.restartOnFailure", () => {
       expect(registry.size()).toBe(1)
     })))
 
+  it.effect("a defect counts as a failure: restarted with the same backoff (Effect.retry alone retries failures only)", () =>
+    leakCheck(Effect.gen(function*() {
+      const { logs, run, starts } = yield* setup
+      const dying = Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.update(starts, (all) => [...all, now])).pipe(
+        Effect.zipRight(Effect.dieMessage("bug"))
+      )
+      yield* run(restartOnFailure("sampler", "observability", dying, policy))
+      yield* TestClock.adjust(300)
+      expect(yield* Ref.get(starts)).toEqual([0, 100, 300])
+      expect(logs.lines.filter((line) => line.message === "component failed: restarting").map((line) => line.delayMs))
+        .toEqual([100, 200, 400])
+    })))
+
+  it.effect("a component that interrupts itself stops: no restart, no escalation", () =>
+    leakCheck(Effect.gen(function*() {
+      const { logs, run, shutdown, starts } = yield* setup
+      const quitting = Effect.zipRight(Ref.update(starts, (all) => [...all, 0]), Effect.interrupt)
+      yield* run(restartOnFailure("worker", "jobs", quitting, policy))
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Ref.get(starts)).toEqual([0])
+      expect(shutdown.unsafeIsShuttingDown()).toBe(false)
+      expect(logs.lines.filter((line) => String(line.message).startsWith("component"))).toEqual([])
+    })))
+
   it.effect("the owner's interruption stops it without a restart, and it leaves the registry", () =>
     leakCheck(Effect.gen(function*() {
       const { logs, registry, run, starts } = yield* setup
