@@ -214,7 +214,7 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
     // Only the last response queued on a socket may close it: with pipelining, an earlier
     // response carrying Connection: close makes Node drop every response queued behind it.
     const admit = (connection: Connection, request: Http.IncomingMessage, response: Http.ServerResponse) => {
-      if (shutdown.isShuttingDown()) {
+      if (shutdown.unsafeIsShuttingDown()) {
         for (const earlier of connection.responses) if (!earlier.headersSent) earlier.removeHeader("connection")
       }
       connection.responses.add(response)
@@ -253,7 +253,7 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
         return answer(response, tooLarge(maxBodyBytes), true)
       }
       if (expectsContinue) response.writeContinue()
-      if (shutdown.isShuttingDown()) response.setHeader("connection", "close")
+      if (shutdown.unsafeIsShuttingDown()) response.setHeader("connection", "close")
       if (hasBody(request)) keepSocketWhenBodyAbandoned(request, response)
       handler(request, response)
     }
@@ -268,7 +268,7 @@ export const make = <R>(options: ServerOptions, app: HttpApp.Default<never, R>) 
     // ordinary request (h2c from curl --http2, a WebSocket handshake on another path).
     server.on("upgrade", edge.guard("upgrade", (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
       if (!targetIsUrl(request.url)) return serveAsPlainRequest(server, request, socket, head)
-      if (!accepting || shutdown.isShuttingDown()) return answerRaw(socket, shuttingDown, edge)
+      if (!accepting || shutdown.unsafeIsShuttingDown()) return answerRaw(socket, shuttingDown, edge)
       const connection = connections.get(socket as Net.Socket)
       if (connection !== undefined) connection.upgraded = true
       if (options.upgrades !== undefined && options.upgrades.handle(request, socket, head)) return

@@ -30,26 +30,30 @@ export const databaseFile = (dataDir: string) => Path.join(dataDir, "jobs.db")
 
 /** One connection, in WAL mode (the client's default); FULL makes every commit durable before
  * the 202 that follows it (NORMAL would let a power loss take the last commits back). */
-const sqlite = (dataDir: string) =>
-  Effect.gen(function*() {
+const sqlite = Effect.fn("JobDatabase.sqlite")(
+  function*(dataDir: string) {
     const file = databaseFile(dataDir)
     yield* Effect.tryPromise(() => Fs.mkdir(dataDir, { recursive: true }))
     // better-sqlite3 throws from its constructor (a directory it cannot write): a defect there.
     const client = yield* Effect.catchAllDefect(SqliteClient.make({ filename: file }), Effect.fail)
     yield* client`PRAGMA synchronous = FULL`
     return { client: client as SqlClient.SqlClient, opened: { store: "sqlite" as const, file } }
-  }).pipe(Effect.mapError((cause) => new JobDatabaseError({ store: "sqlite", cause })))
+  },
+  Effect.mapError((cause) => new JobDatabaseError({ store: "sqlite", cause }))
+)
 
-const postgres = (url: Redacted.Redacted<URL>) =>
-  PgClient.make({
-    url: Redacted.make(Redacted.value(url).toString()),
-    applicationName: "owned-service",
-    connectTimeout: "5 seconds",
-    maxConnections: 10
-  }).pipe(
-    Effect.map((client) => ({ client: client as SqlClient.SqlClient, opened: { store: "postgres" as const } })),
-    Effect.mapError((cause) => new JobDatabaseError({ store: "postgres", cause }))
-  )
+const postgres = Effect.fn("JobDatabase.postgres")(
+  function*(url: Redacted.Redacted<URL>) {
+    const client = yield* PgClient.make({
+      url: Redacted.make(Redacted.value(url).toString()),
+      applicationName: "owned-service",
+      connectTimeout: "5 seconds",
+      maxConnections: 10
+    })
+    return { client: client as SqlClient.SqlClient, opened: { store: "postgres" as const } }
+  },
+  Effect.mapError((cause) => new JobDatabaseError({ store: "postgres", cause }))
+)
 
 export const layer = Layer.scoped(
   SqlClient.SqlClient,

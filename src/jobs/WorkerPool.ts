@@ -1,6 +1,7 @@
 /**
  * A fixed pool of workers on the durable queue: a worker per job would be a fiber per request.
- * Owns: WORKERS worker fibers and the lease keeper (forked through the FiberRegistry into its scope).
+ * Owns: WORKERS worker fibers (a FiberMap by worker number, each listed in the FiberRegistry) and
+ *   the lease keeper (forked through the FiberRegistry into its scope).
  * Does not own: the JobStore (acquired before the pool, released after it) or the routes.
  * Released when: its scope closes, after the routes' server has drained: it stops taking jobs
  *   (idle workers are interrupted; a job claimed from now on is handed back), lets running jobs
@@ -8,7 +9,7 @@
  *   each one's claim at once, so another replica (or the next start) runs it without waiting for
  *   the lease.
  */
-import { Cause, Context, Data, Duration, Effect, Exit, Fiber, Layer, Option, Schedule } from "effect"
+import { Cause, Context, Data, Deferred, Duration, Effect, Exit, FiberMap, Layer, Option, Schedule } from "effect"
 import { JobsConfig } from "./JobsConfig.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
@@ -56,7 +57,9 @@ export const make = Effect.gen(function*() {
   const store = yield* JobStore
   const shutdown = yield* Shutdown
   const registry = yield* FiberRegistry
-  let accepting = true
+  /** Completed once the pool stops taking jobs (its release began). */
+  const stopping = yield* Deferred.make<void>()
+  const isStopping = Deferred.isDone(stopping)
   /** Worker number -> the job it runs now (from its start until `take` has recorded it). */
   const running = new Map<number, string>()
 
@@ -67,7 +70,7 @@ export const make = Effect.gen(function*() {
   const runJob = (worker: number) => (job: JobInput, meta: { readonly id: string; readonly attempts: number }) =>
     Effect.gen(function*() {
       // Claimed while the pool was stopping: interrupted, the queue hands it back at once.
-      if (!accepting) return yield* Effect.interrupt
+      if (yield* isStopping) return yield* Effect.interrupt
       running.set(worker, meta.id)
       JobMetrics.countState("running")
       const attempt = meta.attempts + 1
@@ -97,7 +100,7 @@ export const make = Effect.gen(function*() {
 
   const worker = (n: number) =>
     Effect.gen(function*() {
-      while (accepting) {
+      while (!(yield* isStopping)) {
         // The entry goes only once `take` has returned: until the queue has written the outcome the
         // worker is busy, and the drain must not take it for idle and interrupt it.
         const exit = yield* Effect.exit(Effect.ensuring(store.take(runJob(n)), Effect.sync(() => running.delete(n))))
@@ -134,19 +137,22 @@ export const make = Effect.gen(function*() {
   )
   yield* registry.fork("jobs.lease-keeper", "jobs")(Effect.repeat(renewLeases, Schedule.spaced(renewEvery)))
 
-  const workers = yield* Effect.forEach(
-    Array.from({ length: config.workers }, (_, i) => i + 1),
-    (n) => Effect.map(registry.fork(`jobs.worker/${n}`, "jobs")(worker(n)), (fiber) => [n, fiber] as const)
-  )
-  const fibers = workers.map(([, fiber]) => fiber)
+  // Keyed by worker number, so the drain can stop the idle ones alone; a worker leaves when it ends.
+  // Forked in this layer's scope (FiberMap.run would make each a root fiber, whose children a
+  // finished worker no longer waits for), then set in the map.
+  const workers = yield* FiberMap.make<number, void, never>()
+  const numbers = Array.from({ length: config.workers }, (_, i) => i + 1)
+  yield* Effect.forEach(numbers, (n) => Effect.flatMap(registry.fork(`jobs.worker/${n}`, "jobs")(worker(n)), (fiber) => FiberMap.set(workers, n, fiber)), {
+    discard: true
+  })
 
   // Added after the lease keeper was forked, so it runs first: leases are renewed while jobs drain.
   yield* Effect.addFinalizer(() =>
     Effect.gen(function*() {
-      accepting = false
+      yield* Deferred.succeed(stopping, undefined)
       // Idle workers wait in `take` with nothing to finish: stop them now (no new claims).
-      const idle = workers.filter(([n]) => !running.has(n)).map(([, fiber]) => fiber)
-      yield* Fiber.interruptAll(idle)
+      const idle = numbers.filter((n) => !running.has(n))
+      yield* Effect.forEach(idle, (n) => FiberMap.remove(workers, n), { concurrency: "unbounded", discard: true })
       // and hand back at once what the queue had fetched for them
       yield* store.stopTaking
       const handBack = (except: ReadonlyArray<string>) =>
@@ -155,7 +161,7 @@ export const make = Effect.gen(function*() {
       const remaining = yield* shutdown.remaining
       // Interruptible on purpose: this runs inside a finalizer, and the deadline must cut it.
       const finished = yield* shutdown.phase("jobs-drain")(
-        Effect.timeoutOption(Effect.interruptible(Fiber.awaitAll(fibers)), remaining)
+        Effect.timeoutOption(Effect.interruptible(FiberMap.awaitEmpty(workers)), remaining)
       )
       if (Option.isNone(finished)) {
         yield* shutdown.recordForced(`jobs: ${running.size} running at the deadline`)
@@ -163,21 +169,22 @@ export const make = Effect.gen(function*() {
           Effect.annotateLogs({ running: Array.from(running.values()) })
         )
       }
-      yield* shutdown.phase("jobs-stop")(Fiber.interruptAll(fibers))
+      yield* shutdown.phase("jobs-stop")(FiberMap.clear(workers))
       // A claim query cut short by stopTaking may have committed after the first hand-back.
       yield* handBack([])
     })
   )
 
   return WorkerPool.of({
-    submit: (input) =>
-      Effect.suspend((): Effect.Effect<string, QueueFull | PoolClosed | StoreUnavailable> =>
-        // Only once the pool stops (after the public server drained): during DRAIN_DELAY_MS the
-        // replica still serves, and a balancer that has not yet seen /readyz fail still sends jobs.
-        !accepting
-          ? Effect.fail(new PoolClosed())
-          : Effect.tap(store.submit(input, config.jobQueueSize), () => Effect.sync(() => JobMetrics.countState("queued")))
-      ),
+    // Once per POST /jobs: no span of its own (see JobStore.submit).
+    submit: Effect.fnUntraced(function*(input) {
+      // Only once the pool stops (after the public server drained): during DRAIN_DELAY_MS the
+      // replica still serves, and a balancer that has not yet seen /readyz fail still sends jobs.
+      if (yield* isStopping) return yield* new PoolClosed()
+      const id = yield* store.submit(input)
+      JobMetrics.countState("queued")
+      return id
+    }),
     running: Effect.sync(() => Array.from(running.values()))
   })
 })

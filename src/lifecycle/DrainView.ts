@@ -45,18 +45,16 @@ const countKinds = (
   return holding
 }
 
-export const snapshot = (
-  shutdown: Shutdown["Type"],
-  registry: FiberRegistry["Type"]
-): Effect.Effect<ShutdownView> =>
-  Effect.gen(function*() {
+export const snapshot = Effect.fn("DrainView.snapshot")(
+  function*(shutdown: Shutdown["Type"], registry: FiberRegistry["Type"]) {
     const reason = yield* shutdown.reason
     const fibers = yield* registry.snapshot
-    const running = shutdown.runningPhases()
-    const phase = Option.isNone(reason) ? "serving" : running.at(-1) ?? shutdown.lastPhase() ?? "triggered"
+    const running = yield* shutdown.runningPhases
+    const last = yield* shutdown.lastPhase
+    const phase = Option.isNone(reason) ? "serving" : running.at(-1) ?? Option.getOrElse(last, () => "triggered")
     // One clock read for both, so they add up to the budget (the same rule as shutdown.remaining).
     const elapsedMs = yield* shutdown.elapsed
-    return {
+    const view: ShutdownView = {
       phase,
       runningPhases: running,
       reason: Option.match(reason, { onNone: () => null, onSome: label }),
@@ -66,4 +64,6 @@ export const snapshot = (
       holding: countKinds(shutdown.holders.snapshot(), fibers),
       fibers: fibers.map(({ ageMs, name, owner }) => ({ name, owner, ageMs }))
     }
-  })
+    return view
+  }
+)

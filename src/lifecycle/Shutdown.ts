@@ -7,7 +7,7 @@
  *   asks this service how much of the budget is left.
  * Released when: never; it is state that lives as long as the program.
  */
-import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Layer, Metric, Option } from "effect"
+import { Cause, Clock, Context, Deferred, Duration, Effect, Exit, Layer, Metric, Option, Ref } from "effect"
 import { AppConfig } from "../config/AppConfig.js"
 import * as DrainHolders from "./DrainHolders.js"
 import { label, type ShutdownReason } from "./ShutdownReason.js"
@@ -20,7 +20,7 @@ export class Shutdown extends Context.Tag("app/Shutdown")<Shutdown, {
   /** Waits for the first reason. */
   readonly await: Effect.Effect<ShutdownReason>
   /** Synchronous, for node callbacks on the hot path (readiness, Connection: close). */
-  readonly isShuttingDown: () => boolean
+  readonly unsafeIsShuttingDown: () => boolean
   readonly reason: Effect.Effect<Option.Option<ShutdownReason>>
   /** Budget left. Before shutdown began, the whole budget: no release may wait forever. */
   readonly remaining: Effect.Effect<Duration.Duration>
@@ -38,9 +38,9 @@ export class Shutdown extends Context.Tag("app/Shutdown")<Shutdown, {
   readonly recordForced: (what: string) => Effect.Effect<void>
   readonly forced: Effect.Effect<ReadonlyArray<string>>
   /** The phases running now, in the order they started (several run at once: release, drain). */
-  readonly runningPhases: () => ReadonlyArray<string>
+  readonly runningPhases: Effect.Effect<ReadonlyArray<string>>
   /** The last phase that started, if any. */
-  readonly lastPhase: () => string | undefined
+  readonly lastPhase: Effect.Effect<Option.Option<string>>
   /** What still holds the drain, by owner (GET /debug/shutdown reads it). */
   readonly holders: DrainHolders.DrainHolders
 }>() {}
@@ -53,38 +53,40 @@ export const phaseDuration = Metric.gauge("shutdown_phase_duration_seconds", {
 export const make = (budgetMs: number) =>
   Effect.gen(function*() {
     const latch = yield* Deferred.make<ShutdownReason>()
+    // The latch's value, also kept where a Node callback can read it synchronously.
     const state: { reason: Option.Option<ShutdownReason>; startedAt: number } = { reason: Option.none(), startedAt: 0 }
-    const forced: Array<string> = []
-    const running: Array<string> = []
-    let lastPhase: string | undefined
-    const phaseStarted = (name: string) => {
-      running.push(name)
-      lastPhase = name
-    }
-    const phaseEnded = (name: string) => {
-      const at = running.lastIndexOf(name)
-      if (at !== -1) running.splice(at, 1)
-    }
+    const forced = yield* Ref.make<ReadonlyArray<string>>([])
+    const phases = yield* Ref.make<{ readonly running: ReadonlyArray<string>; readonly last: Option.Option<string> }>({
+      running: [],
+      last: Option.none()
+    })
+    const phaseStarted = (name: string) => Ref.update(phases, ({ running }) => ({ running: [...running, name], last: Option.some(name) }))
+    const phaseEnded = (name: string) =>
+      Ref.update(phases, ({ last, running }) => {
+        const at = running.lastIndexOf(name)
+        return { last, running: at === -1 ? running : [...running.slice(0, at), ...running.slice(at + 1)] }
+      })
 
     const elapsed = Effect.map(Clock.currentTimeMillis, (now) => Option.isSome(state.reason) ? now - state.startedAt : 0)
 
-    const trigger = (reason: ShutdownReason, details: Readonly<Record<string, unknown>> = {}) =>
-      Effect.gen(function*() {
+    const trigger = Effect.fn("Shutdown.trigger")(
+      function*(reason: ShutdownReason, details: Readonly<Record<string, unknown>> = {}) {
         const now = yield* Clock.currentTimeMillis
-        if (Option.isSome(state.reason)) {
+        // The latch decides who won: the first to complete it.
+        if (!(yield* Deferred.succeed(latch, reason))) {
           yield* Effect.logInfo("shutdown already in progress").pipe(
-            Effect.annotateLogs({ ...details, reason: label(reason), firstReason: label(state.reason.value) })
+            Effect.annotateLogs({ ...details, reason: label(reason), firstReason: label(yield* Deferred.await(latch)) })
           )
           return false
         }
         state.reason = Option.some(reason)
         state.startedAt = now
-        yield* Deferred.succeed(latch, reason)
         const cause = reason._tag === "Fatal" ? reason.cause : Cause.empty
         const component = reason._tag === "Fatal" ? { component: reason.component } : {}
         yield* Effect.logInfo("shutdown", cause).pipe(Effect.annotateLogs({ ...details, reason: label(reason), budgetMs, ...component }))
         return true
-      })
+      }
+    )
 
     type Outcome = "done" | "cut" | "interrupted" | "failed"
     const outcomeOf = <A, E>(exit: Exit.Exit<A, E>, cut: (value: A) => boolean): Outcome =>
@@ -104,9 +106,10 @@ export const make = (budgetMs: number) =>
 
     const logged = (name: string) => <A, E, R>(self: Effect.Effect<A, E, R>, cut: (value: A) => boolean) =>
       Effect.flatMap(Clock.currentTimeMillis, (start) =>
-        Effect.zipRight(Effect.sync(() => phaseStarted(name)), self).pipe(
-          Effect.onExit((exit) => Effect.zipRight(Effect.sync(() => phaseEnded(name)), ended(name, start, exit, cut))),
-          Effect.annotateLogs({ phase: name })
+        Effect.zipRight(phaseStarted(name), self).pipe(
+          Effect.onExit((exit) => Effect.zipRight(phaseEnded(name), ended(name, start, exit, cut))),
+          Effect.annotateLogs({ phase: name }),
+          Effect.withSpan("Shutdown.phase", { attributes: { phase: name } })
         ))
 
     const phase = (name: string) => <A, E, R>(self: Effect.Effect<A, E, R>) => logged(name)(self, () => false)
@@ -118,17 +121,19 @@ export const make = (budgetMs: number) =>
       budgetMs,
       trigger,
       await: Deferred.await(latch),
-      isShuttingDown: () => Option.isSome(state.reason),
+      unsafeIsShuttingDown: () => Option.isSome(state.reason),
       reason: Effect.sync(() => state.reason),
       remaining: Effect.map(Clock.currentTimeMillis, (now) =>
         Duration.millis(Option.isNone(state.reason) ? budgetMs : Math.max(0, state.startedAt + budgetMs - now))),
       elapsed,
       phase,
       phaseWithin,
-      recordForced: (what) => Effect.sync(() => void forced.push(what)),
-      forced: Effect.sync(() => [...forced]),
-      runningPhases: () => [...running],
-      lastPhase: () => lastPhase,
+      recordForced: Effect.fn("Shutdown.recordForced")(function*(what: string) {
+        yield* Ref.update(forced, (all) => [...all, what])
+      }),
+      forced: Ref.get(forced),
+      runningPhases: Effect.map(Ref.get(phases), (_) => _.running),
+      lastPhase: Effect.map(Ref.get(phases), (_) => _.last),
       holders: DrainHolders.make()
     })
   })

@@ -23,8 +23,8 @@ export type Outcome =
   | { readonly _tag: "Closed"; readonly exit: Exit.Exit<void> }
   | { readonly _tag: "DeadlineExceeded" }
 
-export const closeWithinBudget = (scope: Scope.CloseableScope) =>
-  Effect.gen(function*() {
+export const closeWithinBudget = Effect.fn("ShutdownRunner.closeWithinBudget")(
+  function*(scope: Scope.CloseableScope) {
     const shutdown = yield* Shutdown
     const registry = yield* FiberRegistry
     // This daemon must outlive the bounded wait below. If the deadline passes while a finalizer
@@ -41,7 +41,8 @@ export const closeWithinBudget = (scope: Scope.CloseableScope) =>
       Effect.annotateLogs({ running, finalizersSkipped: true, budgetMs: shutdown.budgetMs })
     )
     return { _tag: "DeadlineExceeded" } satisfies Outcome
-  })
+  }
+)
 
 /** True when the deadline had to cut anything: the release itself, or work recorded as forced. */
 export const cutAtDeadline = (outcome: Outcome, forced: ReadonlyArray<string>): boolean =>

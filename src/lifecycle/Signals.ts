@@ -54,15 +54,14 @@ export const make = (emitter: NodeJS.EventEmitter = process, options: Options = 
     const { forwardedBy } = options
     let first: { readonly signal: SignalName; readonly at: number } | undefined
 
-    const forceOut = (signal: SignalName) =>
-      Effect.gen(function*() {
-        const running = yield* registry.snapshot
-        const code = forcedCode(signal)
-        yield* Effect.logError("forced exit: second signal").pipe(
-          Effect.annotateLogs({ signal, exitCode: code, running, finalizersSkipped: true })
-        )
-        yield* exit.now(code)
-      })
+    const forceOut = Effect.fn("Signals.forceOut")(function*(signal: SignalName) {
+      const running = yield* registry.snapshot
+      const code = forcedCode(signal)
+      yield* Effect.logError("forced exit: second signal").pipe(
+        Effect.annotateLogs({ signal, exitCode: code, running, finalizersSkipped: true })
+      )
+      yield* exit.now(code)
+    })
 
     const onSignal = (signal: SignalName) => () => {
       const now = clock.unsafeCurrentTimeMillis()

@@ -2,13 +2,13 @@
  * The core's observability layer: registers the core's metric families (CoreMetrics), then
  * samples process figures into gauges: resident memory and event-loop lag.
  * Owns: a node event-loop delay monitor (enabled on acquire, disabled on release) and the
- *   supervised fiber that samples it every second.
+ *   fiber that samples it every second (restarted if it fails: Restart.restartOnFailure).
  * Does not own: the gauges' exposition (the /metrics route reads the metric registry).
  * Released when: its layer's scope closes.
  */
-import { Effect, Layer, Metric } from "effect"
+import { Effect, Layer, Metric, Schedule } from "effect"
 import { monitorEventLoopDelay } from "node:perf_hooks"
-import { periodic, supervise } from "../lifecycle/Supervisor.js"
+import { restartOnFailure } from "../lifecycle/Restart.js"
 import * as CoreMetrics from "./CoreMetrics.js"
 
 export const residentMemory = Metric.gauge("process_resident_memory_bytes", {
@@ -37,5 +37,5 @@ export const layer = Layer.scopedDiscard(Effect.gen(function*() {
     )
   })
   yield* sample
-  yield* supervise("process sampler", "observability", periodic(sample, "1 second"))
+  yield* restartOnFailure("process sampler", "observability", Effect.repeat(sample, Schedule.spaced("1 second")).pipe(Effect.asVoid))
 }))

@@ -14,7 +14,7 @@ describe.each(storeKinds)("JobStore on $name", (kind) => {
     leakCheck(Effect.gen(function*() {
       const where = yield* freshStore(kind)
       const first = yield* startStore({ store: where })
-      const id = yield* first.store.submit({ ms: 5, payload: { n: 1 } }, 10)
+      const id = yield* first.store.submit({ ms: 5, payload: { n: 1 } })
       yield* first.stop
       const second = yield* startStore({ store: where })
       const job = Option.getOrThrow(yield* second.store.get(id))
@@ -28,22 +28,25 @@ describe.each(storeKinds)("JobStore on $name", (kind) => {
   it.live("the bound is counted in the store: a second store on the same database is refused once the first filled it", () =>
     leakCheck(Effect.gen(function*() {
       const where = yield* freshStore(kind)
-      const a = yield* startStore({ store: where })
-      const b = yield* startStore({ store: where })
-      yield* a.store.submit({ ms: 1, payload: null }, 2)
-      yield* a.store.submit({ ms: 1, payload: null }, 2)
-      const refused = yield* Effect.either(b.store.submit({ ms: 1, payload: null }, 2))
+      const a = yield* startStore({ store: where, config: { JOB_QUEUE_SIZE: "2" } })
+      const b = yield* startStore({ store: where, config: { JOB_QUEUE_SIZE: "2" } })
+      // A replica configured for one more (a rolling update that raised JOB_QUEUE_SIZE).
+      const c = yield* startStore({ store: where, config: { JOB_QUEUE_SIZE: "3" } })
+      yield* a.store.submit({ ms: 1, payload: null })
+      yield* a.store.submit({ ms: 1, payload: null })
+      const refused = yield* Effect.either(b.store.submit({ ms: 1, payload: null }))
       expect(Either.isLeft(refused) && refused.left).toMatchObject({ _tag: "QueueFull", capacity: 2 })
-      expect(Either.isRight(yield* Effect.either(b.store.submit({ ms: 1, payload: null }, 3)))).toBe(true)
+      expect(Either.isRight(yield* Effect.either(c.store.submit({ ms: 1, payload: null })))).toBe(true)
       yield* a.stop
       yield* b.stop
+      yield* c.stop
     }).pipe(Effect.provide(captureLogs().layer))), 20_000)
 
   it.live("concurrent submits never overfill the bound", () =>
     leakCheck(Effect.gen(function*() {
-      const { stop, store } = yield* startStore({ store: yield* freshStore(kind) })
+      const { stop, store } = yield* startStore({ store: yield* freshStore(kind), config: { JOB_QUEUE_SIZE: "5" } })
       const results = yield* Effect.forEach(
-        Array.from({ length: 12 }, () => Effect.either(store.submit({ ms: 1, payload: null }, 5))),
+        Array.from({ length: 12 }, () => Effect.either(store.submit({ ms: 1, payload: null }))),
         (submit) => submit,
         { concurrency: "unbounded" }
       )
@@ -57,8 +60,8 @@ describe.each(storeKinds)("JobStore on $name", (kind) => {
     return leakCheck(Effect.gen(function*() {
       const where = yield* freshStore(kind)
       const first = yield* startStore({ store: where })
-      const done = yield* first.store.submit({ ms: 1, payload: null }, 10)
-      const queued = yield* first.store.submit({ ms: 1, payload: null }, 10)
+      const done = yield* first.store.submit({ ms: 1, payload: null })
+      const queued = yield* first.store.submit({ ms: 1, payload: null })
       // As if it had finished two days ago.
       const longAgo = kind.name === "postgres" ? first.sql`NOW() - INTERVAL '2 days'` : first.sql`datetime('now', '-2 days')`
       yield* first.sql`UPDATE ${first.sql(QUEUE_TABLE)} SET completed = TRUE, updated_at = ${longAgo} WHERE id = ${done}`
@@ -81,14 +84,14 @@ describe("JobStore on sqlite", () => {
       const { sql, stop, store } = yield* startStore({ store: yield* freshStore(storeKinds[0]!) })
       expect(store.unsafeNotReady()).toBeUndefined()
       yield* sql`PRAGMA query_only = ON` // every write now fails, as on a full disk
-      const refused = yield* Effect.either(store.submit({ ms: 1, payload: null }, 10))
+      const refused = yield* Effect.either(store.submit({ ms: 1, payload: null }))
       expect(Either.isLeft(refused) && refused.left._tag).toBe("StoreUnavailable")
       expect(store.unsafeNotReady()).toBe("the job store is unreachable")
       yield* logs.waitForLine((line) => line.message === "job store unreachable", 5_000)
       yield* sql`PRAGMA query_only = OFF`
       yield* logs.waitForLine((line) => line.message === "job store reachable again", 5_000)
       expect(store.unsafeNotReady()).toBeUndefined()
-      const id = yield* store.submit({ ms: 1, payload: null }, 10)
+      const id = yield* store.submit({ ms: 1, payload: null })
       expect(Option.getOrThrow(yield* store.get(id)).state).toBe("queued")
       yield* stop
     }).pipe(Effect.provide(logs.layer)))
@@ -118,9 +121,9 @@ describe.skipIf(postgresUrl === null)("JobStore on postgres", () => {
       const viaProxy = new URL(url)
       viaProxy.port = String(proxy.port)
       const { stop, store } = yield* startStore({ store: { DATABASE_URL: viaProxy.href } })
-      const before = yield* store.submit({ ms: 1, payload: null }, 10)
+      const before = yield* store.submit({ ms: 1, payload: null })
       yield* Effect.promise(() => proxy.cut())
-      const refused = yield* Effect.either(store.submit({ ms: 1, payload: null }, 10))
+      const refused = yield* Effect.either(store.submit({ ms: 1, payload: null }))
       expect(Either.isLeft(refused) && refused.left._tag).toBe("StoreUnavailable")
       const unread = yield* Effect.either(store.get(before))
       expect(Either.isLeft(unread) && unread.left._tag).toBe("StoreUnavailable")

@@ -122,13 +122,13 @@ describe.each(storeKinds)("WorkerPool on $name", (kind) => {
     leakCheck(Effect.gen(function*() {
       const where = yield* freshStore(kind)
       const a = yield* startPool({ store: where, budgetMs: 5_000, config: { WORKERS: "3", JOB_LEASE_MS: "3600000" } })
-      const other = yield* startStore({ store: where }) // another replica's store, without workers
+      const other = yield* startStore({ store: where, config: { JOB_QUEUE_SIZE: "100" } }) // another replica's store, without workers
       const long = yield* a.pool.submit({ ms: 800, payload: null })
       yield* awaitRunning(a.pool, long)
       // A drains its running job; meanwhile jobs keep arriving through another replica. A's idle
       // workers were stopped mid-take, which leaves the queue's poller claiming on their behalf.
       const draining = yield* Effect.fork(a.stop)
-      const during = yield* Effect.forEach([1, 2, 3, 4], () => other.store.submit({ ms: 1, payload: null }, 100))
+      const during = yield* Effect.forEach([1, 2, 3, 4], () => other.store.submit({ ms: 1, payload: null }))
       yield* Effect.sleep("300 millis") // A's poller, had it gone on, would have claimed some by now
       const claimed = other.sql<{ id: string }>`
         SELECT id FROM ${other.sql(QUEUE_TABLE)} WHERE completed = FALSE AND acquired_at IS NOT NULL`

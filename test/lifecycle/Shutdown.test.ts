@@ -9,13 +9,13 @@ describe("Shutdown latch", () => {
     const logs = captureLogs()
     return Effect.gen(function*() {
       const shutdown = yield* Shutdown.make(1_000)
-      expect(shutdown.isShuttingDown()).toBe(false)
+      expect(shutdown.unsafeIsShuttingDown()).toBe(false)
       expect(yield* shutdown.trigger(ShutdownReason.Admin())).toBe(true)
       expect(yield* shutdown.trigger(ShutdownReason.Signal({ signal: "SIGTERM" }))).toBe(false)
       expect(yield* shutdown.trigger(ShutdownReason.Fatal({ component: "test", cause: Cause.die("x") }))).toBe(false)
       expect(yield* shutdown.await).toEqual(ShutdownReason.Admin())
       expect(Option.getOrThrow(yield* shutdown.reason)._tag).toBe("Admin")
-      expect(shutdown.isShuttingDown()).toBe(true)
+      expect(shutdown.unsafeIsShuttingDown()).toBe(true)
       expect(logs.lines.map((line) => [line.message, line.reason])).toEqual([
         ["shutdown", "admin"],
         ["shutdown already in progress", "SIGTERM"],

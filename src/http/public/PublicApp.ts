@@ -27,7 +27,7 @@ const healthLive = (readiness: ReadonlyArray<ReadinessCheck>) =>
       return handlers
         .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
         .handle("readyz", () => {
-          if (shutdown.isShuttingDown()) return Effect.fail(new Draining({ status: "draining" }))
+          if (shutdown.unsafeIsShuttingDown()) return Effect.fail(new Draining({ status: "draining" }))
           const reason = notReady()
           return reason === undefined ? Effect.succeed({ status: "ready" as const }) : Effect.fail(new NotReady({ status: "not ready", reason }))
         })

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Deferred, Effect, Exit, Option, Ref, Scope, TestClock } from "effect"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as Shutdown from "../../src/lifecycle/Shutdown.js"
-import { backoff, type RestartPolicy, supervise } from "../../src/lifecycle/Supervisor.js"
+import { backoff, restartOnFailure, type RestartPolicy } from "../../src/lifecycle/Restart.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 
@@ -26,7 +26,7 @@ const setup = Effect.gen(function*() {
   return { shutdown, registry, starts, logs, failing, run }
 })
 
-describe("Supervisor", () => {
+describe("Restart.restartOnFailure", () => {
   it("backoff doubles from the initial delay and is capped", () => {
     expect([1, 2, 3, 4, 5].map((attempt) => backoff(policy, attempt)).map((d) => d.toJSON())).toEqual(
       [100, 200, 400, 800, 1000].map((ms) => ({ _id: "Duration", _tag: "Millis", millis: ms }))
@@ -36,7 +36,7 @@ describe("Supervisor", () => {
   it.effect("restarts a failing component with exponential backoff, then escalates: Fatal naming it", () =>
     leakCheck(Effect.gen(function*() {
       const { failing, logs, run, shutdown, starts } = yield* setup
-      yield* run(supervise("sampler", "observability", failing, policy))
+      yield* run(restartOnFailure("sampler", "observability", failing, policy))
       yield* TestClock.adjust(99)
       expect(yield* Ref.get(starts)).toEqual([0])
       yield* TestClock.adjust(1) // 100: first restart
@@ -64,11 +64,35 @@ describe("Supervisor", () => {
         Effect.zipRight(Effect.flatMap(Ref.get(starts), (all) => all.length === 1 ? Effect.void : Effect.sleep("20 seconds"))),
         Effect.zipRight(Effect.fail("broken"))
       )
-      yield* run(supervise("compactor", "jobs", slowFailing, policy))
+      yield* run(restartOnFailure("compactor", "jobs", slowFailing, policy))
       for (let i = 0; i < 10; i++) yield* TestClock.adjust("21 seconds")
       expect((yield* Ref.get(starts)).length).toBeGreaterThan(policy.maxRestarts + 1)
-      expect(shutdown.isShuttingDown()).toBe(false)
+      expect(shutdown.unsafeIsShuttingDown()).toBe(false)
       expect(registry.size()).toBe(1)
+    })))
+
+  it.effect("a defect counts as a failure: restarted with the same backoff (Effect.retry alone retries failures only)", () =>
+    leakCheck(Effect.gen(function*() {
+      const { logs, run, starts } = yield* setup
+      const dying = Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.update(starts, (all) => [...all, now])).pipe(
+        Effect.zipRight(Effect.dieMessage("bug"))
+      )
+      yield* run(restartOnFailure("sampler", "observability", dying, policy))
+      yield* TestClock.adjust(300)
+      expect(yield* Ref.get(starts)).toEqual([0, 100, 300])
+      expect(logs.lines.filter((line) => line.message === "component failed: restarting").map((line) => line.delayMs))
+        .toEqual([100, 200, 400])
+    })))
+
+  it.effect("a component that interrupts itself stops: no restart, no escalation", () =>
+    leakCheck(Effect.gen(function*() {
+      const { logs, run, shutdown, starts } = yield* setup
+      const quitting = Effect.zipRight(Ref.update(starts, (all) => [...all, 0]), Effect.interrupt)
+      yield* run(restartOnFailure("worker", "jobs", quitting, policy))
+      yield* TestClock.adjust("1 minute")
+      expect(yield* Ref.get(starts)).toEqual([0])
+      expect(shutdown.unsafeIsShuttingDown()).toBe(false)
+      expect(logs.lines.filter((line) => String(line.message).startsWith("component"))).toEqual([])
     })))
 
   it.effect("the owner's interruption stops it without a restart, and it leaves the registry", () =>
@@ -81,7 +105,7 @@ describe("Supervisor", () => {
         Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
       )
       const owner = yield* Scope.make()
-      yield* run(supervise("worker", "jobs", longRunning, policy)).pipe(Scope.extend(owner))
+      yield* run(restartOnFailure("worker", "jobs", longRunning, policy)).pipe(Scope.extend(owner))
       yield* Deferred.await(started)
       expect(yield* registry.snapshot).toMatchObject([{ name: "worker", owner: "jobs" }])
       yield* Scope.close(owner, Exit.void)
