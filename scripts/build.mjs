@@ -27,6 +27,7 @@
 // matches, so the next test run builds again.
 import { spawn } from "node:child_process"
 import * as Fs from "node:fs"
+import { createRequire } from "node:module"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { build } from "esbuild"
@@ -48,6 +49,41 @@ const swaggerAssets = {
         loader: "js",
         contents: `let javascript, css
 module.exports = { get javascript() { return javascript ??= ${read("swagger-ui.js")} }, get css() { return css ??= ${read("swagger-ui.css")} } }`
+      }
+    })
+  }
+}
+
+/**
+ * Packages loaded only when first used, each from its own bundle dist/chunks/<name>.cjs: the
+ * Postgres driver (used only with DATABASE_URL), ioredis (only with REDIS_URL) and undici (the
+ * platform's fetch-style HTTP client; Upstream uses the node:http one). Bundled into app.cjs they
+ * were evaluated at startup (and pg and undici load Node's own undici too), for nothing.
+ */
+const lazyChunks = { pg: ["pg", "pg-cursor"], ioredis: ["ioredis"], undici: ["undici"] }
+
+/**
+ * In app.cjs each lazy package is a stand-in with the real module's export names, each a getter
+ * that loads the chunk on first use (a function export, like pg-cursor's class, is a forwarding
+ * function). The names are read from the real module here, at build time.
+ */
+const lazyPackages = {
+  name: "lazy-packages",
+  setup(build) {
+    const chunkOf = new Map(Object.entries(lazyChunks).flatMap(([chunk, names]) => names.map((name) => [name, chunk])))
+    const requireReal = createRequire(Path.resolve("package.json"))
+    const filter = new RegExp(`^(${[...chunkOf.keys()].join("|")})$`)
+    build.onResolve({ filter }, (args) => ({ path: args.path, namespace: "lazy-package" }))
+    build.onLoad({ filter: /.*/, namespace: "lazy-package" }, ({ path: name }) => {
+      const real = requireReal(name)
+      const load = `require(require("node:path").join(__dirname, "chunks/${chunkOf.get(name)}.cjs"))[${JSON.stringify(name)}]`
+      const skip = new Set(typeof real === "function" ? ["length", "name", "prototype", "arguments", "caller"] : [])
+      const names = Object.getOwnPropertyNames(real).filter((key) => !skip.has(key) && key !== "__esModule")
+      return {
+        loader: "js",
+        contents: `const real = () => ${load}
+module.exports = ${typeof real === "function" ? "function (...args) { return new.target ? Reflect.construct(real(), args) : real()(...args) }" : "{}"}
+${real.__esModule ? "Object.defineProperty(module.exports, \"__esModule\", { value: true })\n" : ""}for (const key of ${JSON.stringify(names)}) Object.defineProperty(module.exports, key, { get: () => real()[key], enumerable: true })`
       }
     })
   }
@@ -99,11 +135,25 @@ await build({
   sourcemap: true,
   legalComments: "none",
   external,
-  plugins: [swaggerAssets],
+  plugins: [swaggerAssets, lazyPackages],
   banner: { js: "(function (exports, require, module, __filename, __dirname) {" },
   footer: { js: "})" },
   logLevel: "warning"
 })
+for (const [chunk, names] of Object.entries(lazyChunks)) {
+  await build({
+    stdin: { contents: `module.exports = { ${names.map((name) => `${JSON.stringify(name)}: require(${JSON.stringify(name)})`).join(", ")} }`, resolveDir: root, loader: "js" },
+    outfile: `dist/chunks/${chunk}.cjs`,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "cjs",
+    minifyWhitespace: true,
+    legalComments: "none",
+    external,
+    logLevel: "warning"
+  })
+}
 const bundle = Fs.readFileSync("dist/app.cjs")
 if (bundle.some((byte) => byte > 0x7f)) throw new Error("dist/app.cjs is not ASCII: dist/main.js reads it as latin1")
 Fs.writeFileSync("dist/package.json", `${JSON.stringify({ type: "commonjs" })}\n`)
