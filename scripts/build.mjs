@@ -39,7 +39,13 @@ const external = ["better-sqlite3", "pg-native", "bufferutil", "utf-8-validate"]
 const swaggerAssets = {
   name: "swagger-ui-assets",
   setup(build) {
-    build.onLoad({ filter: /[\\/]@effect[\\/]platform[\\/]dist[\\/]esm[\\/]internal[\\/]httpApiSwagger\.js$/ }, async (args) => {
+    // Its own namespace: under @effect/platform's dist/esm a .js file is an ES module, and the
+    // stand-in below is CommonJS (an ES module cannot export getters; esbuild made them undefined).
+    build.onResolve({ filter: /^\.\/internal\/httpApiSwagger\.js$/ }, (args) =>
+      /[\\/]@effect[\\/]platform[\\/]dist[\\/]esm$/.test(args.resolveDir)
+        ? { path: Path.join(args.resolveDir, args.path), namespace: "swagger-ui-assets" }
+        : undefined)
+    build.onLoad({ filter: /.*/, namespace: "swagger-ui-assets" }, async (args) => {
       const { css, javascript } = await import(args.path)
       Fs.writeFileSync("dist/swagger-ui.js", javascript)
       Fs.writeFileSync("dist/swagger-ui.css", css)
@@ -154,6 +160,9 @@ for (const [chunk, names] of Object.entries(lazyChunks)) {
     logLevel: "warning"
   })
 }
+// The stand-in above replaces a module of @effect/platform by its path: a release that moves it
+// must fail the build, not ship a docs page whose script is `undefined`.
+if (!Fs.existsSync("dist/swagger-ui.js")) throw new Error("Swagger UI's assets were not found in @effect/platform (scripts/build.mjs, swaggerAssets)")
 const bundle = Fs.readFileSync("dist/app.cjs")
 if (bundle.some((byte) => byte > 0x7f)) throw new Error("dist/app.cjs is not ASCII: dist/main.js reads it as latin1")
 Fs.writeFileSync("dist/package.json", `${JSON.stringify({ type: "commonjs" })}\n`)
