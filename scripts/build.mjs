@@ -67,6 +67,8 @@ module.exports = { get javascript() { return javascript ??= ${read("swagger-ui.j
  * were evaluated at startup (and pg and undici load Node's own undici too), for nothing.
  */
 const lazyChunks = { pg: ["pg", "pg-cursor"], ioredis: ["ioredis"], undici: ["undici"] }
+/** The chunks app.cjs refers to: a service without a feature (README, "make it yours") builds fewer. */
+const usedChunks = new Set()
 
 /**
  * In app.cjs each lazy package is a stand-in with the real module's export names, each a getter
@@ -82,6 +84,7 @@ const lazyPackages = {
     build.onResolve({ filter }, (args) => ({ path: args.path, namespace: "lazy-package" }))
     build.onLoad({ filter: /.*/, namespace: "lazy-package" }, ({ path: name }) => {
       const real = requireReal(name)
+      usedChunks.add(chunkOf.get(name))
       const load = `require(require("node:path").join(__dirname, "chunks/${chunkOf.get(name)}.cjs"))[${JSON.stringify(name)}]`
       const skip = new Set(typeof real === "function" ? ["length", "name", "prototype", "arguments", "caller"] : [])
       const names = Object.getOwnPropertyNames(real).filter((key) => !skip.has(key) && key !== "__esModule")
@@ -146,7 +149,8 @@ await build({
   footer: { js: "})" },
   logLevel: "warning"
 })
-for (const [chunk, names] of Object.entries(lazyChunks)) {
+for (const chunk of usedChunks) {
+  const names = lazyChunks[chunk]
   await build({
     stdin: { contents: `module.exports = { ${names.map((name) => `${JSON.stringify(name)}: require(${JSON.stringify(name)})`).join(", ")} }`, resolveDir: root, loader: "js" },
     outfile: `dist/chunks/${chunk}.cjs`,
