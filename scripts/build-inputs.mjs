@@ -1,4 +1,4 @@
-// What dist/main.js is built from, as one content hash, and whether a build is due: the test
+// What dist/ is built from (scripts/build.mjs), as one content hash, and whether a build is due: the test
 // run's global setup builds only when the inputs differ from those of the last build, so that an
 // unchanged checkout starts its tests without spending seconds of a shared machine on esbuild.
 // scripts/build.mjs removes the stamp before it builds and writes it after a successful build,
@@ -8,7 +8,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 
 /** Files and folders (every file below, recursively) that the bundle depends on. */
-export const BUILD_INPUTS = ["src", "scripts/build.mjs", "scripts/build-inputs.mjs", "package.json", "package-lock.json", "tsconfig.json"]
+export const BUILD_INPUTS = ["src", "scripts/build.mjs", "scripts/build-inputs.mjs", "scripts/dist-main.cjs", "package.json", "package-lock.json", "tsconfig.json"]
 
 /** Written next to dist/main.js: the inputs hash of the build that wrote it. */
 export const STAMP = "dist/.build-inputs"
@@ -20,9 +20,13 @@ const filesUnder = (root, relative) => {
   return Fs.readdirSync(path).flatMap((name) => filesUnder(root, Path.posix.join(relative, name)))
 }
 
-/** sha256 over every input's path and content, in a fixed order (a rename changes it too). */
+/**
+ * sha256 over every input's path and content, in a fixed order (a rename changes it too), and the
+ * Node version: dist/app.cache is V8's code cache, which another Node rejects (then starts slower).
+ */
 export const inputsHash = (root) => {
   const hash = createHash("sha256")
+  hash.update(`node ${process.version}\0`)
   const files = BUILD_INPUTS.flatMap((input) => filesUnder(root, input)).sort()
   for (const file of files) {
     hash.update(`${file}\0`)

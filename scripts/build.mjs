@@ -1,39 +1,179 @@
-// Bundles src/main.ts into dist/main.js with esbuild: one file, fast to build and fast to start.
-// Dependencies are bundled too (startup time is a contract figure), except what cannot be:
+// Builds dist/: src/main.ts bundled by esbuild into dist/app.cjs, started by dist/main.js
+// (scripts/dist-main.cjs) through V8's code cache dist/app.cache, which a warm-up run of the
+// built service writes (start, one GET /healthz, SIGTERM). Startup time is a contract figure
+// (issue 21): one file, no module resolution at startup, nothing compiled twice.
+// Owns: the warm-up child process and its temporary DATA_DIR (stopped and removed before it returns).
+// Does not own: dist/ once written (npm start, the tests, deploy/Dockerfile run it).
+// Released when: the build returns; the warm-up child gets SIGTERM, then SIGKILL after 20 s.
+//
+// Dependencies are bundled too, except what cannot be:
 // - `better-sqlite3` (the SQLite job store) loads its compiled better_sqlite3.node through
 //   `bindings`, which searches for it relative to its own file (`__filename`, the call stack):
-//   bundled, it finds nothing (ReferenceError: __filename is not defined). It stays in
-//   node_modules and dist/main.js imports it at runtime, so node_modules/better-sqlite3 (and its
-//   runtime requires `bindings` and `file-uri-to-path`) must ship next to dist/ (see deploy/Dockerfile).
+//   bundled, it finds nothing. It stays in node_modules and dist/app.cjs requires it at runtime,
+//   so node_modules/better-sqlite3 (and its runtime requires `bindings` and `file-uri-to-path`)
+//   must ship next to dist/ (see deploy/Dockerfile).
 // - `pg-native` is pg's optional native binding, required only through `pg.native` (we never ask
 //   for it) and not installed; `ws`'s native accelerators `bufferutil` and `utf-8-validate` are
 //   optional requires inside try/catch. External, they are looked up only if ever used.
+// - Swagger UI's script and stylesheet (1.9 MB of string literals, 0.4 of the bundle): written to
+//   dist/swagger-ui.js and .css and read the first time the docs page is built, so that starting
+//   does not parse, cache and hold them.
+//
+// The bundle is CommonJS (dist/package.json says so) wrapped in one function expression: vm.Script
+// compiles a script, not a module, and the loader passes it require/module/__filename/__dirname.
 //
 // The inputs hash is taken before bundling and written to dist/.build-inputs after it succeeds
 // (scripts/build-inputs.mjs): a source edited during the build leaves a stamp that no longer
 // matches, so the next test run builds again.
+import { spawn } from "node:child_process"
+import * as Fs from "node:fs"
+import { createRequire } from "node:module"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { build } from "esbuild"
 import { inputsHash, removeStamp, writeStamp } from "./build-inputs.mjs"
 
 const external = ["better-sqlite3", "pg-native", "bufferutil", "utf-8-validate"]
 
+/** @effect/platform's Swagger UI strings, moved to files next to the bundle and read on first use. */
+const swaggerAssets = {
+  name: "swagger-ui-assets",
+  setup(build) {
+    // Its own namespace: under @effect/platform's dist/esm a .js file is an ES module, and the
+    // stand-in below is CommonJS (an ES module cannot export getters; esbuild made them undefined).
+    build.onResolve({ filter: /^\.\/internal\/httpApiSwagger\.js$/ }, (args) =>
+      /[\\/]@effect[\\/]platform[\\/]dist[\\/]esm$/.test(args.resolveDir)
+        ? { path: Path.join(args.resolveDir, args.path), namespace: "swagger-ui-assets" }
+        : undefined)
+    build.onLoad({ filter: /.*/, namespace: "swagger-ui-assets" }, async (args) => {
+      const { css, javascript } = await import(args.path)
+      Fs.writeFileSync("dist/swagger-ui.js", javascript)
+      Fs.writeFileSync("dist/swagger-ui.css", css)
+      // CommonJS with getters: the importer reads `internal.javascript` when it builds the page.
+      const read = (name) => `require("node:fs").readFileSync(require("node:path").join(__dirname, "${name}"), "utf8")`
+      return {
+        loader: "js",
+        contents: `let javascript, css
+module.exports = { get javascript() { return javascript ??= ${read("swagger-ui.js")} }, get css() { return css ??= ${read("swagger-ui.css")} } }`
+      }
+    })
+  }
+}
+
+/**
+ * Packages loaded only when first used, each from its own bundle dist/chunks/<name>.cjs: the
+ * Postgres driver (used only with DATABASE_URL), ioredis (only with REDIS_URL) and undici (the
+ * platform's fetch-style HTTP client; Upstream uses the node:http one). Bundled into app.cjs they
+ * were evaluated at startup (and pg and undici load Node's own undici too), for nothing.
+ */
+const lazyChunks = { pg: ["pg", "pg-cursor"], ioredis: ["ioredis"], undici: ["undici"] }
+/** The chunks app.cjs refers to: a service without a feature (README, "make it yours") builds fewer. */
+const usedChunks = new Set()
+
+/**
+ * In app.cjs each lazy package is a stand-in with the real module's export names, each a getter
+ * that loads the chunk on first use (a function export, like pg-cursor's class, is a forwarding
+ * function). The names are read from the real module here, at build time.
+ */
+const lazyPackages = {
+  name: "lazy-packages",
+  setup(build) {
+    const chunkOf = new Map(Object.entries(lazyChunks).flatMap(([chunk, names]) => names.map((name) => [name, chunk])))
+    const requireReal = createRequire(Path.resolve("package.json"))
+    const filter = new RegExp(`^(${[...chunkOf.keys()].join("|")})$`)
+    build.onResolve({ filter }, (args) => ({ path: args.path, namespace: "lazy-package" }))
+    build.onLoad({ filter: /.*/, namespace: "lazy-package" }, ({ path: name }) => {
+      const real = requireReal(name)
+      usedChunks.add(chunkOf.get(name))
+      const load = `require(require("node:path").join(__dirname, "chunks/${chunkOf.get(name)}.cjs"))[${JSON.stringify(name)}]`
+      const skip = new Set(typeof real === "function" ? ["length", "name", "prototype", "arguments", "caller"] : [])
+      const names = Object.getOwnPropertyNames(real).filter((key) => !skip.has(key) && key !== "__esModule")
+      return {
+        loader: "js",
+        contents: `const real = () => ${load}
+module.exports = ${typeof real === "function" ? "function (...args) { return new.target ? Reflect.construct(real(), args) : real()(...args) }" : "{}"}
+${real.__esModule ? "Object.defineProperty(module.exports, \"__esModule\", { value: true })\n" : ""}for (const key of ${JSON.stringify(names)}) Object.defineProperty(module.exports, key, { get: () => real()[key], enumerable: true })`
+      }
+    })
+  }
+}
+
+/** Runs the built service once with OWNED_SERVICE_WRITE_CODE_CACHE; resolves with why not, or undefined. */
+const warmUp = (cacheFile) =>
+  new Promise((resolve) => {
+    const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "build-code-cache-"))
+    // A clean environment, as the bench starts it: the builder's DATABASE_URL and the like stay out.
+    const child = spawn(process.execPath, ["dist/main.js"], {
+      env: { PATH: process.env.PATH, PORT: "0", ADMIN_PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir, OWNED_SERVICE_WRITE_CODE_CACHE: cacheFile },
+      stdio: ["ignore", "pipe", "inherit"]
+    })
+    const killer = setTimeout(() => child.kill("SIGKILL"), 20_000)
+    let buffered = ""
+    let answered = false
+    child.stdout.setEncoding("utf8").on("data", (chunk) => {
+      buffered += chunk
+      const line = buffered.split("\n").find((line) => line.includes('"message":"listening"'))
+      if (line === undefined || answered) return
+      answered = true
+      fetch(`http://127.0.0.1:${JSON.parse(line).port}/healthz`)
+        .then((response) => response.arrayBuffer(), () => undefined)
+        .finally(() => child.kill("SIGTERM"))
+    })
+    child.once("exit", (code, signal) => {
+      clearTimeout(killer)
+      Fs.rmSync(dataDir, { recursive: true, force: true })
+      resolve(code === 0 && answered ? undefined : `the warm-up run ended with ${signal ?? code}${answered ? "" : " before listening"}`)
+    })
+  })
+
 const root = process.cwd()
 const inputs = inputsHash(root)
 removeStamp(root)
+Fs.rmSync("dist", { recursive: true, force: true })
+Fs.mkdirSync("dist")
 await build({
   entryPoints: ["src/main.ts"],
-  outfile: "dist/main.js",
+  outfile: "dist/app.cjs",
   bundle: true,
   platform: "node",
   target: "node20",
-  format: "esm",
+  format: "cjs",
+  charset: "ascii",
+  // Whitespace and comments only (names stay, for stack traces): comments are where non-ASCII was.
+  minifyWhitespace: true,
   sourcemap: true,
   legalComments: "none",
   external,
-  // ESM output has no `require`; bundled CommonJS dependencies (ws, pg) need one.
-  banner: {
-    js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);"
-  },
+  plugins: [swaggerAssets, lazyPackages],
+  banner: { js: "(function (exports, require, module, __filename, __dirname) {" },
+  footer: { js: "})" },
   logLevel: "warning"
 })
+for (const chunk of usedChunks) {
+  const names = lazyChunks[chunk]
+  await build({
+    stdin: { contents: `module.exports = { ${names.map((name) => `${JSON.stringify(name)}: require(${JSON.stringify(name)})`).join(", ")} }`, resolveDir: root, loader: "js" },
+    outfile: `dist/chunks/${chunk}.cjs`,
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "cjs",
+    minifyWhitespace: true,
+    legalComments: "none",
+    external,
+    logLevel: "warning"
+  })
+}
+// The stand-in above replaces a module of @effect/platform by its path: a release that moves it
+// must fail the build, not ship a docs page whose script is `undefined`.
+if (!Fs.existsSync("dist/swagger-ui.js")) throw new Error("Swagger UI's assets were not found in @effect/platform (scripts/build.mjs, swaggerAssets)")
+const bundle = Fs.readFileSync("dist/app.cjs")
+if (bundle.some((byte) => byte > 0x7f)) throw new Error("dist/app.cjs is not ASCII: dist/main.js reads it as latin1")
+Fs.writeFileSync("dist/package.json", `${JSON.stringify({ type: "commonjs" })}\n`)
+Fs.copyFileSync("scripts/dist-main.cjs", "dist/main.js")
+const failed = await warmUp(Path.resolve("dist/app.cache"))
+if (failed !== undefined) {
+  Fs.rmSync("dist/app.cache", { force: true })
+  console.warn(`build: no code cache (${failed}); dist/main.js starts without one, slower`)
+}
 writeStamp(root, inputs)

@@ -25,6 +25,7 @@ const built = () => {
   write(root, "src/lib/a.ts", "export const a = 1\n")
   write(root, "scripts/build.mjs", "// build\n")
   write(root, "scripts/build-inputs.mjs", "// inputs\n")
+  write(root, "scripts/dist-main.cjs", "// loader\n")
   write(root, "package.json", "{}\n")
   write(root, "package-lock.json", "{}\n")
   write(root, "tsconfig.json", "{}\n")
@@ -52,6 +53,7 @@ describe("buildDecision", () => {
     ["a source removed", (root: string) => Fs.rmSync(Path.join(root, "src/lib/a.ts"))],
     ["a source renamed, same content", (root: string) => Fs.renameSync(Path.join(root, "src/lib/a.ts"), Path.join(root, "src/lib/c.ts"))],
     ["scripts/build.mjs edited", (root: string) => write(root, "scripts/build.mjs", "// build, minified\n")],
+    ["scripts/dist-main.cjs edited (it becomes dist/main.js)", (root: string) => write(root, "scripts/dist-main.cjs", "// loader, changed\n")],
     ["package.json edited", (root: string) => write(root, "package.json", "{\"x\":1}\n")],
     ["package-lock.json edited", (root: string) => write(root, "package-lock.json", "{\"x\":1}\n")],
     ["tsconfig.json edited", (root: string) => write(root, "tsconfig.json", "{\"x\":1}\n")]

@@ -1,0 +1,34 @@
+// What scripts/build.mjs moves out of dist/app.cjs must still be there when the built service uses
+// it: Swagger UI's script and stylesheet (dist/swagger-ui.*, read when the docs page is built) and
+// the chunks loaded on first use (dist/chunks/*.cjs). A stand-in the bundler misreads serves
+// `undefined` instead of the page's script, with no error anywhere, so the page itself is checked.
+import * as Fs from "node:fs"
+import { createRequire } from "node:module"
+import * as Path from "node:path"
+import { describe, expect, it } from "vitest"
+import { spawnService } from "../support/spawnService.js"
+
+describe("the built dist/", () => {
+  it("serves /docs with Swagger UI's script and stylesheet, read from dist/swagger-ui.*", async () => {
+    const service = await spawnService()
+    const page = await (await fetch(`http://127.0.0.1:${service.port}/docs`)).text()
+    expect(page).not.toContain("undefined</style>")
+    expect(page).toContain(Fs.readFileSync("dist/swagger-ui.css", "utf8"))
+    expect(page).toContain(Fs.readFileSync("dist/swagger-ui.js", "utf8"))
+    service.signal("SIGTERM")
+    expect((await service.exited).code).toBe(0)
+  })
+
+  // Each feature that is still there (README, "make it yours") brings its chunk: the job store's
+  // Postgres driver, the WebSocket broadcast's ioredis, and undici with the upstream's HTTP client.
+  it.each([
+    ["jobs", "pg.cjs", "pg", "Pool"],
+    ["jobs", "pg.cjs", "pg-cursor", "prototype"],
+    ["websocket", "ioredis.cjs", "ioredis", "Redis"],
+    ["upstream", "undici.cjs", "undici", "Agent"]
+  ])("with src/%s, has dist/chunks/%s exporting %s (its %s)", (feature, file, name, member) => {
+    if (!Fs.existsSync(Path.join("src", feature))) return
+    const chunk = createRequire(import.meta.url)(Path.resolve("dist/chunks", file)) as Record<string, Record<string, unknown> | undefined>
+    expect(chunk[name]?.[member]).toBeDefined()
+  })
+})
