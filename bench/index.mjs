@@ -23,7 +23,7 @@ const wsConnections = Number(args["ws-connections"] ?? (quick ? 300 : 5_000))
 const starts = quick ? 3 : 7
 const broadcastSessions = quick ? 100 : 1_000
 // The WebSocket figures need the optional socket feature; a service that deleted it has none.
-const hasSocket = existsSync("src/socket")
+const hasSocket = existsSync("src/websocket")
 // The job figures need the optional jobs feature, likewise.
 const hasJobs = existsSync("src/jobs")
 const run = runInfo()
@@ -33,7 +33,7 @@ const figures = {
   ...(hasSocket ? websocket(duration, wsConnections, broadcastSessions) : {}),
   ...(hasJobs ? await jobs(duration, { quick }) : {})
 }
-if (!hasSocket) notes.push("src/socket is gone: the WebSocket figures are skipped")
+if (!hasSocket) notes.push("src/websocket is gone: the WebSocket figures are skipped")
 if (!hasJobs) notes.push("src/jobs is gone: the job figures are skipped")
 for (const note of notes) console.log(note)
 const selected = args.only === undefined ? Object.keys(figures) : args.only.split(",")

@@ -1,33 +1,41 @@
 /**
  * One WebSocket connection: Go's player loop (a reader and a writer sharing a quit channel, a
- * heartbeat beside them) as three fibers in one scope.
+ * heartbeat beside them), with the reader and the writer run only while they have work.
  * Owns: the socket, its listeners, its inbox (frames read, not yet acted on), its bounded outbox,
- *   and exactly three fibers: reader, writer, heartbeat.
- * Does not own: the hub (it registers itself and unregisters on the way out), nor the other
- *   sessions' outboxes it broadcasts into (it only waits for room in them).
- * Released when: the first of the three ends, for any reason (peer close, protocol error, pong
- *   timeout, slow consumer, shutdown, a throw): the race interrupts the other two, and the cleanup
- *   after it (close frame, hub unregister, metrics, one log line) runs exactly once.
+ *   its one fiber (waiting on `quit`), and while they have work a reader and a writer fiber.
+ * Does not own: the hub (it registers itself and unregisters on the way out), the heartbeat (it
+ *   joins the hub's, one loop for all sessions), nor the other sessions' outboxes it broadcasts
+ *   into (it only waits for room in them).
+ * Released when: the first reason to end comes (peer close, protocol error, pong timeout, slow
+ *   consumer, a throw): it sends its close frame and waits a bounded time for the peer's answer.
+ *   Everything else is a finalizer next to its acquire, so an interrupted session (the hub's scope
+ *   closing) cleans up too, without waiting on the peer: reader and writer interrupted, close frame
+ *   (1001 when nothing was sent yet) and terminate, hub unregister, listeners removed, one log line.
  *
- * Bursts: ws hands us every frame of one socket read synchronously, faster than any writer fiber
- * can run. So the `message` callback only queues the frame in the inbox (and pauses the socket
- * once INBOX_HIGH_WATER frames wait); the reader acts on them one at a time and, where a
- * recipient's outbox is full, waits for room. A burst slows down its own sender, never overflows
- * anyone's outbox. Only a peer that does not read is cut off (SlowConsumer: 1008).
+ * Idle costs (issue 21: a WebSocket in 25 KB): an idle session is one fiber waiting on a Deferred,
+ * its listeners and a place in the hub's map and heartbeat; no queue, no timer, no other fiber.
+ * Hot path: ws hands us frames synchronously in its `message` callback; when nothing is queued
+ * before a frame and its answer fits (the outbox is empty and ws has room), it is decoded and
+ * answered right there, inside the edge's guard. Anything else (a broadcast, a full outbox, a
+ * backlog) goes to the inbox, which the reader works through one at a time; where a recipient's
+ * outbox is full, it waits for room. A burst slows down its own sender (the socket is paused once
+ * INBOX_HIGH_WATER frames wait), never overflows anyone's outbox. Only a peer that does not read is
+ * cut off (SlowConsumer: 1008).
  *
  * Every callback handed to ws goes through `edge.guard`: a throw fails this session (1011, or the
- * code ws already sent), logged once at warn with its cause; a defect in one of the three fibers
- * does the same. Nothing here can end the process or another session.
+ * code ws already sent), logged once at warn with its cause; a defect in the reader, the writer or
+ * the heartbeat does the same. Nothing here can end the process or another session.
  */
-import { Cause, Clock, type Context, Deferred, Effect, Either, Exit, Queue } from "effect"
+import { Cause, Clock, type Context, Deferred, Effect, Either, Exit, Fiber, Option, Queue, Runtime } from "effect"
 import type { RawData, WebSocket } from "ws"
 import type { AppConfigShape } from "../config/AppConfig.js"
 import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import type { Edge } from "../lifecycle/NodeEdge.js"
 import { CloseCode, sentByWs } from "./CloseCode.js"
-import { closeHandshake } from "./CloseHandshake.js"
+import { closeHandshake, closeReason } from "./CloseHandshake.js"
+import * as Heartbeat from "./Heartbeat.js"
 import { decode, encode, errorFrame } from "./Messages.js"
-import { awaitRoom } from "./SlowConsumer.js"
+import { awaitRoom, HIGH_WATER_BYTES } from "./SlowConsumer.js"
 import * as WsMetrics from "./WsMetrics.js"
 
 export { CloseCode }
@@ -42,7 +50,7 @@ export interface Ending {
 
 /** What the hub holds for a session: enough to reach it, never to own it. */
 export interface SessionHandle {
-  /** Queues a frame if its outbox has room right now; false when it is full. */
+  /** Queues (or sends) a frame if its outbox has room right now; false when it is full. */
   readonly offer: (text: string) => boolean
   /** Queues a frame, waiting for room in its outbox; returns at once when the session has ended. */
   readonly send: (text: string) => Effect.Effect<void>
@@ -61,11 +69,13 @@ export interface Peers {
 
 type Config = Pick<AppConfigShape, "wsPingIntervalMs" | "wsPongTimeoutMs" | "wsSendQueue">
 
-type Inbound =
-  | { readonly _tag: "Frame"; readonly data: RawData; readonly isBinary: boolean }
+/** What a frame (or the end of the socket) asks of the session, in the order it arrived. */
+type Action =
+  | { readonly _tag: "Send"; readonly text: string }
+  | { readonly _tag: "Broadcast"; readonly text: string }
   | { readonly _tag: "End"; readonly ending: Ending }
 
-/** Frames waiting in the inbox before the socket is paused, and the count it resumes at. Past the
+/** Actions waiting in the inbox before the socket is paused, and the count it resumes at. Past the
  * pause only what ws already holds from the current socket read (at most 64 KiB) still arrives. */
 const INBOX_HIGH_WATER = 64
 const INBOX_LOW_WATER = 16
@@ -74,63 +84,176 @@ const ignoreLateError = () => undefined
 
 const internalError = (reason: string): Ending => ({ code: CloseCode.InternalError, reason, byPeer: false })
 
+/** What a frame asks for: decoded and encoded synchronously (it cannot throw, see Messages). */
+const actionOf = (id: string, edge: Edge, data: RawData, isBinary: boolean): Action =>
+  Either.match(decode(data, isBinary), {
+    onLeft: (error): Action => {
+      edge.clientError("ws bad message", error, { sessionId: id })
+      return { _tag: "Send", text: errorFrame(error) }
+    },
+    onRight: (message): Action => ({ _tag: message.type === "echo" ? "Send" : "Broadcast", text: encode(message) })
+  })
+
+/**
+ * Runs one session until it ends; gives its ending as it went out on the wire. `heartbeat` is the
+ * hub's shared one; without it the session runs its own (tests of one session alone).
+ * Not an `Effect.fn`: a span per session would be held for the session's whole life.
+ */
 export const run = (
   id: string,
   ws: WebSocket,
   peers: Peers,
   config: Config,
   registry: Context.Tag.Service<typeof FiberRegistry>,
-  edge: Edge
+  edge: Edge,
+  heartbeat?: Heartbeat.Heartbeat
 ) =>
   Effect.gen(function*() {
     const openedAt = yield* Clock.currentTimeMillis
-    // Never shut down: a sender waiting for room is released by `quit` instead (see `send`).
-    const outbox = yield* Queue.bounded<string>(config.wsSendQueue)
-    const inbox = yield* Queue.unbounded<Inbound>()
+    const owner = `ws.session/${id}`
     // The quit channel: whoever ends the session first decides its code; later calls are no-ops.
     const quit = yield* Deferred.make<Ending>()
-    const end = (ending: Ending) => Deferred.unsafeDone(quit, Exit.succeed(ending))
+    let ended = false
+    const end = (ending: Ending) => {
+      ended = true
+      Deferred.unsafeDone(quit, Exit.succeed(ending))
+    }
+    // How it went out on the wire: set by the close handshake, or by the finalizer when interrupted.
+    let outcome: Ending | undefined
+
+    // The one log line, whatever ended the session: added first, so it runs last.
+    yield* Effect.addFinalizer(() =>
+      Effect.flatMap(Clock.currentTimeMillis, (closedAt) => {
+        const ending = outcome ?? internalError("session ended before its socket was closed")
+        return Effect.logInfo("ws session closed").pipe(
+          Effect.annotateLogs({ sessionId: id, durationMs: closedAt - openedAt, closeCode: ending.code, reason: ending.reason })
+        )
+      })
+    )
+
+    // Reader and writer are forked from ws's callbacks only while they have work; the finalizer
+    // below interrupts whichever still runs.
+    const runtime = yield* Effect.runtime<never>()
+    const contained = (name: string, fiber: Effect.Effect<void>) =>
+      fiber.pipe(
+        Effect.catchAllDefect((defect) =>
+          Effect.zipRight(
+            Effect.logWarning(`ws session ${name} threw; failing only this session`, Cause.die(defect)).pipe(
+              Effect.annotateLogs({ sessionId: id })
+            ),
+            Effect.sync(() => end(internalError(`the ${name} threw`)))
+          )
+        ),
+        registry.track(`${owner}/${name}`, "ws")
+      )
+    // Started on the scheduler, not inside the caller's callback: the caller has already set the
+    // flag that says it runs, so a frame arriving meanwhile queues behind it.
+    const fork = (name: string, fiber: Effect.Effect<void>) =>
+      Runtime.runFork(runtime)(contained(name, fiber), { immediate: false }) // owner: this session (interrupted at quit and by its finalizer)
+
+    // The outbox: made on the first frame that cannot go out at once; drained by the writer.
+    let outbox: Queue.Queue<string> | undefined
+    let writer: Fiber.RuntimeFiber<void> | undefined
+    const writeLoop = (queue: Queue.Queue<string>) =>
+      Effect.gen(function*() {
+        while (true) {
+          const next = yield* Queue.poll(queue)
+          if (Option.isNone(next)) {
+            // Checked and cleared in one step: an offer either sees this writer or starts another.
+            const done = yield* Effect.sync(() => {
+              if (Option.getOrElse(queue.unsafeSize(), () => 0) > 0) return false
+              writer = undefined
+              return true
+            })
+            if (done) return
+            continue
+          }
+          const room = yield* awaitRoom(ws)
+          if (room === "stalled") return end({ code: CloseCode.PolicyViolation, reason: "slow consumer", byPeer: false })
+          // "closed": nothing more reaches the peer, and whoever closed decides the ending; the frame
+          // is dropped so that senders waiting for room go on.
+          if (room === "writable") {
+            ws.send(next.value)
+            WsMetrics.messageOut()
+          }
+        }
+      })
+    const offer = (text: string): boolean => {
+      if (ended) return true // nothing more goes out once the session is ending
+      if (writer === undefined) {
+        // Nothing waits before it: straight to ws while the peer has room (what the writer would do).
+        if (ws.readyState !== ws.OPEN) return true
+        if (ws.bufferedAmount <= HIGH_WATER_BYTES) {
+          ws.send(text)
+          WsMetrics.messageOut()
+          return true
+        }
+      }
+      outbox ??= Effect.runSync(Queue.bounded<string>(config.wsSendQueue)) // owner: none needed, a synchronous allocation
+      if (!Queue.unsafeOffer(outbox, text)) return false
+      if (writer === undefined) writer = fork("writer", writeLoop(outbox))
+      return true
+    }
     const handle: SessionHandle = {
-      offer: (text) => Queue.unsafeOffer(outbox, text),
+      offer,
       // The common case (room now) forks nothing; only a full outbox races the offer against `quit`.
       send: (text) =>
         Effect.suspend(() =>
-          Queue.unsafeOffer(outbox, text) ? Effect.void : Effect.asVoid(Effect.race(Queue.offer(outbox, text), Deferred.await(quit)))
+          offer(text) ? Effect.void : Effect.asVoid(Effect.race(Queue.offer(outbox!, text), Deferred.await(quit)))
         ),
       stop: (code, reason) => end({ code, reason, byPeer: false }),
       terminate: () => ws.terminate()
+    }
+
+    // The inbox: made on the first action that cannot be done at once; worked through by the reader.
+    let inbox: Array<Action> | undefined
+    let reader: Fiber.RuntimeFiber<void> | undefined
+    let paused = false
+    let pauses = 0
+    const resumeReading = () => {
+      if (!paused) return
+      paused = false
+      ws.resume()
+    }
+    const readLoop = Effect.gen(function*() {
+      while (true) {
+        const action = yield* Effect.sync(() => {
+          const next = inbox!.shift()
+          if (next === undefined) reader = undefined
+          else if (inbox!.length <= INBOX_LOW_WATER) resumeReading()
+          return next
+        })
+        if (action === undefined) return
+        if (action._tag === "End") return end(action.ending)
+        yield* action._tag === "Send" ? handle.send(action.text) : peers.broadcast(action.text)
+      }
+    })
+    /** Does `action` now if nothing is queued before it and it needs no waiting; else queues it. */
+    const receive = (action: Action) => {
+      // Once the session is ending nothing more is acted on, and the socket must stay readable so
+      // the peer's answer to our close frame is seen.
+      if (ended) return
+      if (reader === undefined) {
+        if (action._tag === "End") return end(action.ending)
+        if (action._tag === "Send" && offer(action.text)) return
+      }
+      ;(inbox ??= []).push(action)
+      if (!paused && inbox.length >= INBOX_HIGH_WATER) {
+        paused = true
+        pauses += 1
+        ws.pause()
+      }
+      if (reader === undefined) reader = fork("reader", readLoop)
     }
 
     // What ws sent or received on its own, recorded first thing in its callbacks, so the logged
     // close code is the one on the wire.
     let wsSent: number | undefined
     let peerSent: number | undefined
-    let pending = 0
-    let paused = false
-    let pauses = 0
-    // Once the session is closing nothing more is acted on, and the socket must stay readable so
-    // the peer's answer to our close frame is seen.
-    let closing = false
-    const receive = (item: Inbound) => {
-      if (closing) return
-      Queue.unsafeOffer(inbox, item)
-      pending += 1
-      if (!paused && pending >= INBOX_HIGH_WATER) {
-        paused = true
-        pauses += 1
-        ws.pause()
-      }
-    }
-    const resumeReading = () => {
-      if (!paused) return
-      paused = false
-      ws.resume()
-    }
-    let ponged = true
     const listeners = {
       message: edge.guard("ws message", (data: RawData, isBinary: boolean) => {
         WsMetrics.messageIn()
-        receive({ _tag: "Frame", data, isBinary })
+        if (!ended) receive(actionOf(id, edge, data, isBinary))
       }, () => end(internalError("the message callback threw"))),
       close: edge.guard("ws close", (code: number) => {
         peerSent = code
@@ -149,22 +272,41 @@ export const run = (
         ponged = true
       }, () => end(internalError("the pong callback threw")))
     }
+    // A pong we could not read because we paused the socket (backpressure on a burst) is not a
+    // missing pong: that round is not counted.
+    let ponged = true
+    let pinged = false
+    let pausesAtPing = 0
+    const beat: Heartbeat.Beat = {
+      sessionId: id,
+      ping: () => {
+        ponged = false
+        pinged = true
+        pausesAtPing = pauses
+        ws.ping()
+      },
+      check: () => {
+        const weStoppedReading = paused || pauses !== pausesAtPing
+        if (pinged && !ponged && !weStoppedReading) {
+          end({ code: CloseCode.InternalError, reason: "no pong within WS_PONG_TIMEOUT_MS", byPeer: false })
+        }
+      },
+      failed: () => end(internalError("the heartbeat threw"))
+    }
+    const beats = heartbeat ?? (yield* Heartbeat.make(config))
+
     // This runs synchronously inside ws's upgrade callback (the hub's FiberSet runtime starts the
-    // session fiber at once, and nothing above suspends): a frame sent in the same packet as the upgrade request is
-    // parsed only after it, so it is neither lost nor an `error` event with no listener.
+    // session fiber at once, and nothing above suspends): a frame sent in the same packet as the
+    // upgrade request is parsed only after it, so it is neither lost nor an `error` event with no listener.
     yield* Effect.acquireRelease(
       Effect.sync(() => {
         ws.on("message", listeners.message)
         ws.on("close", listeners.close)
         ws.on("error", listeners.error)
         ws.on("pong", listeners.pong)
-        peers.register(id, handle)
-        WsMetrics.sessionOpened()
       }),
       () =>
         Effect.sync(() => {
-          peers.unregister(id)
-          WsMetrics.sessionClosed()
           ws.off("message", listeners.message)
           ws.off("close", listeners.close)
           ws.off("pong", listeners.pong)
@@ -175,93 +317,47 @@ export const run = (
           ws.off("error", listeners.error)
         })
     )
-
-    const act = (data: RawData, isBinary: boolean): Effect.Effect<void> =>
-      Either.match(decode(data, isBinary), {
-        onLeft: (error) =>
-          Effect.zipRight(
-            Effect.sync(() => edge.clientError("ws bad message", error, { sessionId: id })),
-            handle.send(errorFrame(error))
-          ),
-        onRight: (message) =>
-          message.type === "echo" ? handle.send(encode(message)) : Effect.asVoid(peers.broadcast(encode(message)))
-      })
-
-    const reader = Effect.gen(function*() {
-      while (true) {
-        const item = yield* Queue.take(inbox)
-        pending -= 1
-        if (pending <= INBOX_LOW_WATER) resumeReading()
-        if (item._tag === "End") return item.ending
-        yield* act(item.data, item.isBinary)
-      }
-    })
-
-    const writer = Effect.gen(function*() {
-      while (true) {
-        const text = yield* Queue.take(outbox)
-        const room = yield* awaitRoom(ws)
-        if (room === "stalled") return { code: CloseCode.PolicyViolation, reason: "slow consumer", byPeer: false } satisfies Ending
-        // "closed": nothing more reaches the peer, and whoever closed decides the ending; the frame
-        // is dropped so that senders waiting for room go on.
-        if (room === "writable") {
-          ws.send(text)
-          WsMetrics.messageOut()
-        }
-      }
-    })
-
-    // A pong we could not read because we paused the socket (backpressure on a burst) is not a
-    // missing pong: that round is not counted.
-    const heartbeat = Effect.gen(function*() {
-      while (true) {
-        yield* Effect.sleep(config.wsPingIntervalMs)
-        ponged = false
-        const pausesBefore = pauses
-        ws.ping()
-        yield* Effect.sleep(config.wsPongTimeoutMs)
-        const weStoppedReading = paused || pauses !== pausesBefore
-        if (!ponged && !weStoppedReading) {
-          return { code: CloseCode.InternalError, reason: "no pong within WS_PONG_TIMEOUT_MS", byPeer: false } satisfies Ending
-        }
-      }
-    })
-
-    // A defect in one of the fibers is a bug: this session pays for it (1011), nothing else does.
-    const owner = `ws.session/${id}`
-    const contained = (name: string, fiber: Effect.Effect<Ending>) =>
-      fiber.pipe(
-        Effect.catchAllDefect((defect) =>
-          Effect.as(
-            Effect.logWarning(`ws session ${name} threw; failing only this session`, Cause.die(defect)).pipe(
-              Effect.annotateLogs({ sessionId: id })
-            ),
-            internalError(`the ${name} threw`)
-          )
-        ),
-        registry.track(`${owner}/${name}`, "ws")
-      )
-    const first: Ending = yield* Effect.raceAll([
-      contained("reader", reader),
-      contained("writer", writer),
-      contained("heartbeat", heartbeat),
-      Deferred.await(quit)
-    ])
-    const seen = {
-      wsSent: () => wsSent,
-      peerSent: () => peerSent,
-      quit: () => {
-        closing = true
-        end(first)
-      },
-      resumeReading
-    }
-    return yield* closeHandshake(ws, first, seen).pipe(
-      Effect.tap((ending) =>
-        Effect.flatMap(Clock.currentTimeMillis, (closedAt) =>
-          Effect.logInfo("ws session closed").pipe(
-            Effect.annotateLogs({ sessionId: id, durationMs: closedAt - openedAt, closeCode: ending.code, reason: ending.reason })
-          ))
-      )
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        peers.register(id, handle)
+        beats.add(beat)
+        WsMetrics.sessionOpened()
+      }),
+      () =>
+        Effect.sync(() => {
+          beats.remove(beat)
+          peers.unregister(id)
+          WsMetrics.sessionClosed()
+        })
     )
+    // The socket: handed to us open; given back closed. Interrupted before the handshake, the close
+    // frame goes out and the socket is cut at once: a release never waits on the peer.
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        ended = true
+        if (outcome === undefined) {
+          if (ws.readyState === ws.OPEN) {
+            try {
+              ws.close(CloseCode.GoingAway, closeReason("server shutting down"))
+              outcome = { code: CloseCode.GoingAway, reason: "session interrupted", byPeer: false }
+            } catch {
+              // Cut below all the same.
+            }
+          }
+          outcome ??= { code: wsSent ?? peerSent ?? 1006, reason: "session interrupted", byPeer: peerSent !== undefined }
+        }
+        ws.terminate()
+      })
+    )
+    const stopWorkers = Effect.suspend(() => {
+      const running = [reader, writer].filter((fiber) => fiber !== undefined)
+      return running.length === 0 ? Effect.void : Fiber.interruptAll(running)
+    })
+    yield* Effect.addFinalizer(() => stopWorkers)
+
+    const first = yield* Deferred.await(quit)
+    // Nothing more is read or written by them; what the handshake needs it does itself.
+    yield* stopWorkers
+    outcome = yield* closeHandshake(ws, first, { wsSent: () => wsSent, peerSent: () => peerSent, resumeReading })
+    return outcome
   }).pipe(Effect.scoped)
