@@ -26,7 +26,7 @@
  * code ws already sent), logged once at warn with its cause; a defect in the reader, the writer or
  * the heartbeat does the same. Nothing here can end the process or another session.
  */
-import { Cause, Clock, type Context, Deferred, Effect, Either, Exit, Fiber, Option, Queue, Runtime } from "effect"
+import { Cause, Clock, type Context, Deferred, Effect, Either, Exit, Fiber, FiberRef, Option, Queue, Runtime } from "effect"
 import type { RawData, WebSocket } from "ws"
 import type { AppConfigShape } from "../config/AppConfig.js"
 import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
@@ -107,12 +107,31 @@ export const run = (
   registry: Context.Tag.Service<typeof FiberRegistry>,
   edge: Edge,
   heartbeat?: Heartbeat.Heartbeat
-) =>
-  Effect.gen(function*() {
-    const openedAt = yield* Clock.currentTimeMillis
-    const owner = `ws.session/${id}`
+): Effect.Effect<Ending> =>
+  heartbeat === undefined
+    ? Effect.scoped(Effect.flatMap(Heartbeat.make(config), (own) => session(id, ws, peers, config, registry, edge, own)))
+    : session(id, ws, peers, config, registry, edge, heartbeat)
+
+/**
+ * The session proper: set up synchronously, then one acquireUseRelease. Its release is the
+ * finalizers below, each written next to what it releases and run in reverse order of acquisition
+ * (workers, socket, hub registration, listeners, log line). One release rather than a Scope of five
+ * finalizers: each finalizer is a few closures and frames held for the session's whole life, and an
+ * idle session is mostly that (issue 21).
+ */
+const session = (
+  id: string,
+  ws: WebSocket,
+  peers: Peers,
+  config: Config,
+  registry: Context.Tag.Service<typeof FiberRegistry>,
+  edge: Edge,
+  beats: Heartbeat.Heartbeat
+): Effect.Effect<Ending> =>
+  Effect.withFiberRuntime<Ending>((sessionFiber, status) => {
+    let openedAt = 0
     // The quit channel: whoever ends the session first decides its code; later calls are no-ops.
-    const quit = yield* Deferred.make<Ending>()
+    const quit = Deferred.unsafeMake<Ending>(sessionFiber.id())
     let ended = false
     const end = (ending: Ending) => {
       ended = true
@@ -121,19 +140,23 @@ export const run = (
     // How it went out on the wire: set by the close handshake, or by the finalizer when interrupted.
     let outcome: Ending | undefined
 
-    // The one log line, whatever ended the session: added first, so it runs last.
-    yield* Effect.addFinalizer(() =>
-      Effect.flatMap(Clock.currentTimeMillis, (closedAt) => {
-        const ending = outcome ?? internalError("session ended before its socket was closed")
-        return Effect.logInfo("ws session closed").pipe(
-          Effect.annotateLogs({ sessionId: id, durationMs: closedAt - openedAt, closeCode: ending.code, reason: ending.reason })
-        )
-      })
-    )
+    // Finalizer: the one log line, whatever ended the session (the last release step).
+    const logClosed = () => Effect.flatMap(Clock.currentTimeMillis, (closedAt) => {
+      const ending = outcome ?? internalError("session ended before its socket was closed")
+      return Effect.logInfo("ws session closed").pipe(
+        Effect.annotateLogs({ sessionId: id, durationMs: closedAt - openedAt, closeCode: ending.code, reason: ending.reason })
+      )
+    })
 
-    // Reader and writer are forked from ws's callbacks only while they have work; the finalizer
-    // below interrupts whichever still runs.
-    const runtime = yield* Effect.runtime<never>()
+    // Reader and writer are forked from ws's callbacks only while they have work; `stopWorkers`
+    // interrupts whichever still runs. Their runtime is the session fiber's, made at the first fork.
+    let runtime: Runtime.Runtime<never> | undefined
+    const runtimeOf = () =>
+      runtime ??= Runtime.make({
+        context: sessionFiber.getFiberRef(FiberRef.currentContext),
+        runtimeFlags: status.runtimeFlags,
+        fiberRefs: sessionFiber.getFiberRefs()
+      })
     const contained = (name: string, fiber: Effect.Effect<void>) =>
       fiber.pipe(
         Effect.catchAllDefect((defect) =>
@@ -144,12 +167,12 @@ export const run = (
             Effect.sync(() => end(internalError(`the ${name} threw`)))
           )
         ),
-        registry.track(`${owner}/${name}`, "ws")
+        registry.track(`ws.session/${id}/${name}`, "ws")
       )
     // Started on the scheduler, not inside the caller's callback: the caller has already set the
     // flag that says it runs, so a frame arriving meanwhile queues behind it.
     const fork = (name: string, fiber: Effect.Effect<void>) =>
-      Runtime.runFork(runtime)(contained(name, fiber), { immediate: false }) // owner: this session (interrupted at quit and by its finalizer)
+      Runtime.runFork(runtimeOf())(contained(name, fiber), { immediate: false }) // owner: this session (interrupted at quit and by its finalizer)
 
     // The outbox: made on the first frame that cannot go out at once; drained by the writer.
     let outbox: Queue.Queue<string> | undefined
@@ -215,7 +238,7 @@ export const run = (
       paused = false
       ws.resume()
     }
-    const readLoop = Effect.gen(function*() {
+    const readLoop = () => Effect.gen(function*() {
       while (true) {
         const action = yield* Effect.sync(() => {
           const next = inbox!.shift()
@@ -243,7 +266,7 @@ export const run = (
         pauses += 1
         ws.pause()
       }
-      if (reader === undefined) reader = fork("reader", readLoop)
+      if (reader === undefined) reader = fork("reader", readLoop())
     }
 
     // What ws sent or received on its own, recorded first thing in its callbacks, so the logged
@@ -293,71 +316,84 @@ export const run = (
       },
       failed: () => end(internalError("the heartbeat threw"))
     }
-    const beats = heartbeat ?? (yield* Heartbeat.make(config))
-
-    // This runs synchronously inside ws's upgrade callback (the hub's FiberSet runtime starts the
-    // session fiber at once, and nothing above suspends): a frame sent in the same packet as the
-    // upgrade request is parsed only after it, so it is neither lost nor an `error` event with no listener.
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        ws.on("message", listeners.message)
-        ws.on("close", listeners.close)
-        ws.on("error", listeners.error)
-        ws.on("pong", listeners.pong)
-      }),
-      () =>
-        Effect.sync(() => {
-          ws.off("message", listeners.message)
-          ws.off("close", listeners.close)
-          ws.off("pong", listeners.pong)
-          // ws emits `error` to a listener or throws it (an uncaught exception). After the session it
-          // can still emit one: cutting a paused socket makes ws parse what was left in its buffer.
-          // Nobody is left to act on it (ws closes the socket itself), so it is swallowed.
-          ws.on("error", ignoreLateError)
-          ws.off("error", listeners.error)
-        })
-    )
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        peers.register(id, handle)
-        beats.add(beat)
-        WsMetrics.sessionOpened()
-      }),
-      () =>
-        Effect.sync(() => {
-          beats.remove(beat)
-          peers.unregister(id)
-          WsMetrics.sessionClosed()
-        })
-    )
-    // The socket: handed to us open; given back closed. Interrupted before the handshake, the close
-    // frame goes out and the socket is cut at once: a release never waits on the peer.
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        ended = true
-        if (outcome === undefined) {
-          if (ws.readyState === ws.OPEN) {
-            try {
-              ws.close(CloseCode.GoingAway, closeReason("server shutting down"))
-              outcome = { code: CloseCode.GoingAway, reason: "session interrupted", byPeer: false }
-            } catch {
-              // Cut below all the same.
-            }
+    // Acquired: the listeners. Finalizer: taken off again.
+    const attachListeners = () => {
+      ws.on("message", listeners.message)
+      ws.on("close", listeners.close)
+      ws.on("error", listeners.error)
+      ws.on("pong", listeners.pong)
+    }
+    const detachListeners = () => {
+      ws.off("message", listeners.message)
+      ws.off("close", listeners.close)
+      ws.off("pong", listeners.pong)
+      // ws emits `error` to a listener or throws it (an uncaught exception). After the session it
+      // can still emit one: cutting a paused socket makes ws parse what was left in its buffer.
+      // Nobody is left to act on it (ws closes the socket itself), so it is swallowed.
+      ws.on("error", ignoreLateError)
+      ws.off("error", listeners.error)
+    }
+    // Acquired: a place in the hub and in the heartbeat. Finalizer: given up.
+    const register = () => {
+      peers.register(id, handle)
+      beats.add(beat)
+      WsMetrics.sessionOpened()
+    }
+    const unregister = () => {
+      beats.remove(beat)
+      peers.unregister(id)
+      WsMetrics.sessionClosed()
+    }
+    // Acquired: the socket, handed to us open. Finalizer: given back closed. Interrupted before the
+    // handshake, the close frame goes out and the socket is cut at once: a release never waits on
+    // the peer.
+    const releaseSocket = () => {
+      ended = true
+      if (outcome === undefined) {
+        if (ws.readyState === ws.OPEN) {
+          try {
+            ws.close(CloseCode.GoingAway, closeReason("server shutting down"))
+            outcome = { code: CloseCode.GoingAway, reason: "session interrupted", byPeer: false }
+          } catch {
+            // Cut below all the same.
           }
-          outcome ??= { code: wsSent ?? peerSent ?? 1006, reason: "session interrupted", byPeer: peerSent !== undefined }
         }
-        ws.terminate()
-      })
-    )
-    const stopWorkers = Effect.suspend(() => {
+        outcome ??= { code: wsSent ?? peerSent ?? 1006, reason: "session interrupted", byPeer: peerSent !== undefined }
+      }
+      ws.terminate()
+    }
+    // Finalizer of the reader and writer forked while the session ran.
+    const stopWorkers = () => {
       const running = [reader, writer].filter((fiber) => fiber !== undefined)
       return running.length === 0 ? Effect.void : Fiber.interruptAll(running)
-    })
-    yield* Effect.addFinalizer(() => stopWorkers)
+    }
 
-    const first = yield* Deferred.await(quit)
-    // Nothing more is read or written by them; what the handshake needs it does itself.
-    yield* stopWorkers
-    outcome = yield* closeHandshake(ws, first, { wsSent: () => wsSent, peerSent: () => peerSent, resumeReading })
-    return outcome
-  }).pipe(Effect.scoped)
+    // Runs synchronously inside ws's upgrade callback (the hub's FiberSet runtime starts the session
+    // fiber at once, and nothing here suspends): a frame sent in the same packet as the upgrade
+    // request is parsed only after it, so it is neither lost nor an `error` event with no listener.
+    const acquire = Effect.map(Clock.currentTimeMillis, (now) => {
+      openedAt = now
+      attachListeners()
+      register()
+    })
+    // Built when needed, not up front: an idle session holds only what it waits on.
+    const use = () =>
+      Effect.flatMap(Deferred.await(quit), (first) =>
+        // Nothing more is read or written by the workers; what the handshake needs it does itself.
+        Effect.suspend(() => {
+          const stopped = stopWorkers()
+          const handshake = closeHandshake(ws, first, { wsSent: () => wsSent, peerSent: () => peerSent, resumeReading })
+          return Effect.zipRight(stopped, Effect.map(handshake, (ending) => (outcome = ending)))
+        }))
+    const release = () =>
+      Effect.zipRight(
+        Effect.suspend(stopWorkers),
+        Effect.suspend(() => {
+          releaseSocket()
+          unregister()
+          detachListeners()
+          return logClosed()
+        })
+      )
+    return Effect.acquireUseRelease(acquire, use, release)
+  })
