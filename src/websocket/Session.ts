@@ -1,7 +1,7 @@
 /**
  * One WebSocket connection: Go's player loop (a reader and a writer sharing a quit channel, a
  * heartbeat beside them), with the reader and the writer run only while they have work.
- * Owns: the socket, its listeners, its inbox (frames read, not yet acted on), its bounded outbox,
+ * Owns: the socket, its listeners, its inbox (frames read, not yet acted on), its bounded Outbox,
  *   its one fiber (waiting on `quit`), and while they have work a reader and a writer fiber.
  * Does not own: the hub (it registers itself and unregisters on the way out), the heartbeat (it
  *   joins the hub's, one loop for all sessions), nor the other sessions' outboxes it broadcasts
@@ -26,7 +26,7 @@
  * code ws already sent), logged once at warn with its cause; a defect in the reader, the writer or
  * the heartbeat does the same. Nothing here can end the process or another session.
  */
-import { Cause, Clock, type Context, Deferred, Effect, Either, Exit, Fiber, FiberRef, Option, Queue, Runtime } from "effect"
+import { Cause, Clock, type Context, Deferred, Effect, Either, Exit, Fiber, FiberRef, Runtime } from "effect"
 import type { RawData, WebSocket } from "ws"
 import type { AppConfigShape } from "../config/AppConfig.js"
 import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
@@ -35,7 +35,7 @@ import { CloseCode, sentByWs } from "./CloseCode.js"
 import { closeHandshake, closeReason } from "./CloseHandshake.js"
 import * as Heartbeat from "./Heartbeat.js"
 import { decode, encode, errorFrame } from "./Messages.js"
-import { awaitRoom, HIGH_WATER_BYTES } from "./SlowConsumer.js"
+import { Outbox } from "./Outbox.js"
 import * as WsMetrics from "./WsMetrics.js"
 
 export { CloseCode }
@@ -174,56 +174,11 @@ const session = (
     const fork = (name: string, fiber: Effect.Effect<void>) =>
       Runtime.runFork(runtimeOf())(contained(name, fiber), { immediate: false }) // owner: this session (interrupted at quit and by its finalizer)
 
-    // The outbox: made on the first frame that cannot go out at once; drained by the writer.
-    let outbox: Queue.Queue<string> | undefined
-    let writer: Fiber.RuntimeFiber<void> | undefined
-    const writeLoop = (queue: Queue.Queue<string>) =>
-      Effect.gen(function*() {
-        while (true) {
-          const next = yield* Queue.poll(queue)
-          if (Option.isNone(next)) {
-            // Checked and cleared in one step: an offer either sees this writer or starts another.
-            const done = yield* Effect.sync(() => {
-              if (Option.getOrElse(queue.unsafeSize(), () => 0) > 0) return false
-              writer = undefined
-              return true
-            })
-            if (done) return
-            continue
-          }
-          const room = yield* awaitRoom(ws)
-          if (room === "stalled") return end({ code: CloseCode.PolicyViolation, reason: "slow consumer", byPeer: false })
-          // "closed": nothing more reaches the peer, and whoever closed decides the ending; the frame
-          // is dropped so that senders waiting for room go on.
-          if (room === "writable") {
-            ws.send(next.value)
-            WsMetrics.messageOut()
-          }
-        }
-      })
-    const offer = (text: string): boolean => {
-      if (ended) return true // nothing more goes out once the session is ending
-      if (writer === undefined) {
-        // Nothing waits before it: straight to ws while the peer has room (what the writer would do).
-        if (ws.readyState !== ws.OPEN) return true
-        if (ws.bufferedAmount <= HIGH_WATER_BYTES) {
-          ws.send(text)
-          WsMetrics.messageOut()
-          return true
-        }
-      }
-      outbox ??= Effect.runSync(Queue.bounded<string>(config.wsSendQueue)) // owner: none needed, a synchronous allocation
-      if (!Queue.unsafeOffer(outbox, text)) return false
-      if (writer === undefined) writer = fork("writer", writeLoop(outbox))
-      return true
-    }
+    // The outbox (see Outbox): frames for the peer, sent at once while it has room.
+    const outbox = new Outbox(ws, config.wsSendQueue, { ended: () => ended, end, quit, fork })
     const handle: SessionHandle = {
-      offer,
-      // The common case (room now) forks nothing; only a full outbox races the offer against `quit`.
-      send: (text) =>
-        Effect.suspend(() =>
-          offer(text) ? Effect.void : Effect.asVoid(Effect.race(Queue.offer(outbox!, text), Deferred.await(quit)))
-        ),
+      offer: (text) => outbox.offer(text),
+      send: (text) => outbox.send(text),
       stop: (code, reason) => end({ code, reason, byPeer: false }),
       terminate: () => ws.terminate()
     }
@@ -258,7 +213,7 @@ const session = (
       if (ended) return
       if (reader === undefined) {
         if (action._tag === "End") return end(action.ending)
-        if (action._tag === "Send" && offer(action.text)) return
+        if (action._tag === "Send" && outbox.offer(action.text)) return
       }
       ;(inbox ??= []).push(action)
       if (!paused && inbox.length >= INBOX_HIGH_WATER) {
@@ -364,7 +319,7 @@ const session = (
     }
     // Finalizer of the reader and writer forked while the session ran.
     const stopWorkers = () => {
-      const running = [reader, writer].filter((fiber) => fiber !== undefined)
+      const running = [reader, outbox.writer].filter((fiber) => fiber !== undefined)
       return running.length === 0 ? Effect.void : Fiber.interruptAll(running)
     }
 
