@@ -137,7 +137,9 @@ const session = (
       ended = true
       Deferred.unsafeDone(quit, Exit.succeed(ending))
     }
-    // How it went out on the wire: set by the close handshake, or by the finalizer when interrupted.
+    // Why it quit (once it has), and how that went out on the wire: set by the close handshake, or
+    // by the finalizer when interrupted.
+    let quitWith: Ending | undefined
     let outcome: Ending | undefined
 
     // Finalizer: the one log line, whatever ended the session (the last release step).
@@ -313,7 +315,10 @@ const session = (
             // Cut below all the same.
           }
         }
-        outcome ??= { code: wsSent ?? peerSent ?? 1006, reason: "session interrupted", byPeer: peerSent !== undefined }
+        // Interrupted during the handshake: our close frame (first.code) is already out.
+        outcome ??= quitWith !== undefined && !quitWith.byPeer
+          ? { ...quitWith, code: wsSent ?? quitWith.code, reason: `${quitWith.reason} (interrupted in the close handshake)` }
+          : { code: wsSent ?? peerSent ?? 1006, reason: "session interrupted", byPeer: peerSent !== undefined }
       }
       ws.terminate()
     }
@@ -333,13 +338,12 @@ const session = (
     })
     // Built when needed, not up front: an idle session holds only what it waits on.
     const use = () =>
-      Effect.flatMap(Deferred.await(quit), (first) =>
+      Effect.flatMap(Deferred.await(quit), (first) => {
+        quitWith = first
         // Nothing more is read or written by the workers; what the handshake needs it does itself.
-        Effect.suspend(() => {
-          const stopped = stopWorkers()
-          const handshake = closeHandshake(ws, first, { wsSent: () => wsSent, peerSent: () => peerSent, resumeReading })
-          return Effect.zipRight(stopped, Effect.map(handshake, (ending) => (outcome = ending)))
-        }))
+        const handshake = closeHandshake(ws, first, { wsSent: () => wsSent, peerSent: () => peerSent, resumeReading })
+        return Effect.zipRight(stopWorkers(), Effect.map(handshake, (ending) => (outcome = ending)))
+      })
     const release = () =>
       Effect.zipRight(
         Effect.suspend(stopWorkers),

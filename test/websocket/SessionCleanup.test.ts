@@ -148,4 +148,19 @@ describe("the hub with a peer that never answers the close handshake (TestClock)
       expect(lines[0]).toMatchObject({ closeCode: 1001, reason: "session interrupted" })
     }).pipe(Effect.provide(logs.layer))
   }, 15_000)
+
+  it.scoped("the hub's release while a session waits in its close handshake: cut at once, logged with the code it sent", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const { port, scope, size, upgrades } = yield* hubOnServer
+      const peer = yield* deafPeer(port, size)
+      yield* Effect.fork(upgrades.goAway(Duration.seconds(30)))
+      expect(yield* gotClose(peer)).toBe(true) // the handshake has begun; the peer never answers
+      yield* Scope.close(scope, Exit.void)
+      yield* cut(peer)
+      const lines = logs.lines.filter((line) => line.message === "ws session closed")
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatchObject({ closeCode: 1001, reason: "server shutting down (interrupted in the close handshake)" })
+    }).pipe(Effect.provide(logs.layer))
+  }, 15_000)
 })
