@@ -9,7 +9,7 @@ import type { Ending } from "./Session.js"
 const CLOSE_WAIT = Duration.seconds(1)
 
 /** A close reason must fit in a control frame (123 bytes); ours are short, this makes sure. */
-const closeReason = (reason: string) => Buffer.from(reason, "utf8").subarray(0, 123).toString("utf8").replace(/\uFFFD$/, "")
+export const closeReason = (reason: string) => Buffer.from(reason, "utf8").subarray(0, 123).toString("utf8").replace(/\uFFFD$/, "")
 
 /**
  * Cleanup, exactly once: our close frame (unless the peer or ws closed first), then a bounded wait
@@ -22,14 +22,12 @@ export const closeHandshake = (
   seen: {
     readonly wsSent: () => number | undefined
     readonly peerSent: () => number | undefined
-    readonly quit: () => void
     readonly resumeReading: () => void
   }
 ) =>
   Effect.gen(function*() {
-    // From here on a sender waiting for room in our outbox is released (`send` races `quit`), and
-    // the socket reads again: the peer's close frame must be read for the handshake to end.
-    seen.quit()
+    // The session has quit (a sender waiting for room in its outbox is released: `send` races
+    // `quit`); the socket reads again: the peer's close frame must be read for the handshake to end.
     seen.resumeReading()
     let sentByUs = false
     if (!first.byPeer && ws.readyState === ws.OPEN) {

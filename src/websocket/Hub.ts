@@ -1,13 +1,16 @@
 /**
  * The registry of live WebSocket sessions and the door they come in through.
  * Owns: the `ws` WebSocketServer (noServer: the public HTTP server hands it upgrades), the map
- *   of live sessions, and the FiberSet their fibers run in.
+ *   of live sessions, the FiberSet their fibers run in, and the heartbeat they share (one loop
+ *   and one timer for all sessions).
  *   With REDIS_URL, also the broadcast link to the other replicas (RedisBroadcast): a broadcast
  *   is delivered here and published; what other replicas publish is delivered here.
  * Does not own: the sockets' HTTP server, or any session's socket (each session closes its own).
  * Released when: its layer's scope closes, after the public server; by then the server's drain
- *   has told every session to go away (goAway), so the FiberSet finds nothing left to interrupt;
- *   the Redis link is released last (bounded: QUIT, then disconnect after ~1 s).
+ *   has told every session to go away (goAway, bounded by its `within`), so the FiberSet usually
+ *   finds nothing left to interrupt. What it does find is interrupted, and a session's finalizers
+ *   send their close frame and cut the socket at once: the release never waits on a peer.
+ *   The Redis link is released last (bounded: QUIT, then disconnect after ~1 s).
  * `handle` never throws (it runs inside the server's `upgrade` listener), and the callbacks it
  * hands to ws go through the edge's guard: a throw there costs one connection.
  */
@@ -18,15 +21,18 @@ import { type WebSocket, WebSocketServer } from "ws"
 import { reveal } from "../config/env.js"
 import { WebSocketConfig } from "./WebSocketConfig.js"
 import type { Upgrades } from "../http/OwnedServer.js"
-import * as Condition from "../lifecycle/Condition.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import * as NodeEdge from "../lifecycle/NodeEdge.js"
+import * as Heartbeat from "./Heartbeat.js"
 import * as RedisBroadcast from "./RedisBroadcast.js"
-import { CloseCode, type Peers, run, type SessionHandle } from "./Session.js"
+import * as Session from "./Session.js"
+import { CloseCode, type Peers, type SessionHandle } from "./Session.js"
 
 export class Hub extends Context.Tag("app/Hub")<Hub, {
+  /** `handle(request, socket, head)` for one upgrade (never throws), `goAway(within)` for the drain. */
   readonly upgrades: Upgrades
-  readonly size: () => number
+  /** Live sessions. */
+  readonly size: Effect.Effect<number>
   /** Queues `text` for every live session, waiting for room where an outbox is full. */
   readonly broadcast: (text: string) => Effect.Effect<number>
 }>() {}
@@ -48,7 +54,6 @@ export const makeWith = (edge: NodeEdge.Edge) =>
     const config = yield* WebSocketConfig
     const registry = yield* FiberRegistry
     const sessions = new Map<string, SessionHandle>()
-    const allClosed = Condition.make(() => sessions.size === 0)
     // O(sessions) without waiting while every outbox has room; where one is full, the sender
     // waits for room there (all full ones at once), so its next message keeps the order.
     const localBroadcast = (text: string): Effect.Effect<number> =>
@@ -66,10 +71,7 @@ export const makeWith = (edge: NodeEdge.Edge) =>
     const link = redisUrl === undefined ? undefined : yield* RedisBroadcast.make(redisUrl, edge, localBroadcast)
     const peers: Peers = {
       register: (id, handle) => void sessions.set(id, handle),
-      unregister: (id) => {
-        sessions.delete(id)
-        allClosed.check()
-      },
+      unregister: (id) => void sessions.delete(id),
       // Published first (never waits), then delivered here: a slow local outbox does not delay
       // the other replicas, and this replica's own sessions get it once, even while Redis is down.
       broadcast: link === undefined ? localBroadcast : (text) =>
@@ -82,13 +84,17 @@ export const makeWith = (edge: NodeEdge.Edge) =>
       Effect.sync(() => new WebSocketServer({ noServer: true, maxPayload: config.wsMaxMessageBytes })),
       (wss) => Effect.async<void>((resume) => wss.close(() => resume(Effect.void)))
     )
-    // owner: this layer's scope; a session fiber is started from the upgrade callback.
-    const runSession = yield* FiberSet.makeRuntime<never>()
+    // One loop pings every session; forked in this layer's scope.
+    const heartbeat = yield* Heartbeat.make(config)
+    // A session's fiber lives here from the upgrade callback to its end: goAway waits for the set
+    // to empty, the layer's release interrupts what is left.
+    const sessionFibers = yield* FiberSet.make<Session.Ending>()
+    const runSession = yield* FiberSet.runtime(sessionFibers)<never>() // owner: this layer's scope (FiberSet)
 
     // A session that could not start is cut (no session exists yet to close it with 1011).
     const upgraded = edge.guard("ws upgraded", (ws: WebSocket) => {
       const id = crypto.randomUUID()
-      runSession(run(id, ws, peers, config, registry, edge).pipe(registry.track(`ws.session/${id}`, "ws")))
+      runSession(Session.run(id, ws, peers, config, registry, edge, heartbeat).pipe(registry.track(`ws.session/${id}`, "ws")))
     }, (_thrown, ws) => ws.terminate())
     const upgrade = edge.guard("ws upgrade", (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
       wss.handleUpgrade(request, socket, head, upgraded)
@@ -102,22 +108,27 @@ export const makeWith = (edge: NodeEdge.Edge) =>
       return true
     }
 
-    const goAway = (within: Duration.Duration) =>
-      Effect.gen(function*() {
-        const count = sessions.size
-        if (count === 0) return
-        for (const session of sessions.values()) session.stop(CloseCode.GoingAway, "server shutting down")
-        // Interruptible: this runs inside the server's release, and the wait must be cut at `within`.
-        const answered = yield* Effect.timeoutOption(Effect.interruptible(allClosed.await), within)
-        if (Option.isNone(answered)) {
-          yield* Effect.logWarning("ws peers did not answer going-away; cutting them").pipe(
-            Effect.annotateLogs({ sessions: sessions.size, of: count, waitedMs: Duration.toMillis(within) })
-          )
-          for (const session of sessions.values()) session.terminate()
-        }
-      })
+    // Bounded by `within` whatever the peers do: sessions that have not ended by then are cut
+    // (terminate), which ends their handshake's wait at once.
+    const goAway = Effect.fn("Hub.goAway")(function*(within: Duration.Duration) {
+      const count = sessions.size
+      if (count === 0) return
+      for (const session of sessions.values()) session.stop(CloseCode.GoingAway, "server shutting down")
+      // Interruptible: this runs inside the server's release, and the wait must be cut at `within`.
+      const answered = yield* Effect.timeoutOption(Effect.interruptible(FiberSet.awaitEmpty(sessionFibers)), within)
+      if (Option.isNone(answered)) {
+        yield* Effect.logWarning("ws peers did not answer going-away; cutting them").pipe(
+          Effect.annotateLogs({ sessions: sessions.size, of: count, waitedMs: Duration.toMillis(within) })
+        )
+        for (const session of sessions.values()) session.terminate()
+      }
+    })
 
-    return Hub.of({ upgrades: { handle, goAway }, size: () => sessions.size, broadcast: peers.broadcast })
+    const broadcast = Effect.fn("Hub.broadcast")(function*(text: string) {
+      return yield* peers.broadcast(text)
+    })
+
+    return Hub.of({ upgrades: { handle, goAway }, size: Effect.sync(() => sessions.size), broadcast })
   })
 
 export const make = Effect.flatMap(NodeEdge.make, makeWith)

@@ -16,7 +16,7 @@
  * does not stop startup. Every ioredis listener goes through the edge's guard, and 'error' always
  * has one (an EventEmitter 'error' without a listener would throw in Node).
  */
-import { Effect, Queue, Runtime, type Scope } from "effect"
+import { Deferred, Effect, Exit, Queue, Runtime, type Scope } from "effect"
 import { Redis } from "ioredis"
 import type { Edge } from "../lifecycle/NodeEdge.js"
 import * as WsMetrics from "./WsMetrics.js"
@@ -84,15 +84,14 @@ export const make = (
     let state: "starting" | "up" | "down" = "starting"
     let publisherReady = false
     let subscribed = false
-    let upWaiters: Array<() => void> = []
+    // Resolved the first time the link is up: startup waits for it (bounded).
+    const firstUp = yield* Deferred.make<void>()
 
     const markUp = () => {
       if (closing || !publisherReady || !subscribed || state === "up") return
       state = "up"
       log(Effect.logInfo("broadcast link up").pipe(Effect.annotateLogs({ channel: CHANNEL })))
-      const waiters = upWaiters
-      upWaiters = []
-      for (const wake of waiters) wake()
+      Deferred.unsafeDone(firstUp, Exit.void)
     }
     const markDown = (reason: string) => {
       if (closing || state === "down") return
@@ -191,12 +190,7 @@ export const make = (
     const connectFailed = edge.guard("broadcast connect", (_error: unknown) => undefined)
     publisher.connect().then(undefined, connectFailed)
     subscriber.connect().then(undefined, connectFailed)
-    yield* Effect.async<void>((resume) => {
-      if (state === "up") return resume(Effect.void)
-      const wake = () => resume(Effect.void)
-      upWaiters.push(wake)
-      return Effect.sync(() => void (upWaiters = upWaiters.filter((waiter) => waiter !== wake)))
-    }).pipe(Effect.timeoutOption(STARTUP_WAIT_MS))
+    yield* Deferred.await(firstUp).pipe(Effect.timeoutOption(STARTUP_WAIT_MS))
 
     return { replicaId, publish } satisfies Link
   })
