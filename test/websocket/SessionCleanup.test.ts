@@ -8,13 +8,14 @@ import { Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Scope, TestClo
 import * as Http from "node:http"
 import type { Duplex } from "node:stream"
 import WebSocket, { WebSocketServer } from "ws"
-import * as AppConfig from "../../src/config/AppConfig.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as NodeEdge from "../../src/lifecycle/NodeEdge.js"
 import * as Hub from "../../src/websocket/Hub.js"
+import * as WebSocketConfig from "../../src/websocket/WebSocketConfig.js"
 import { type Peers, run } from "../../src/websocket/Session.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
+import * as TestConfig from "../support/testConfig.js"
 import { Opcode, RawWebSocket } from "../support/RawWebSocket.js"
 import { waitFor } from "../support/spawnService.js"
 import { connect } from "./wsClients.js"
@@ -84,7 +85,7 @@ describe("a session interrupted from outside", () => {
 const hubOnServer = Effect.gen(function*() {
   const scope = yield* Scope.make()
   yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
-  const hubLayer = Layer.provide(Hub.layer, Layer.merge(AppConfig.layer(AppConfig.test()), FiberRegistry.layer))
+  const hubLayer = Layer.provide(Hub.layer, Layer.merge(TestConfig.withEnv(WebSocketConfig.layer), FiberRegistry.layer))
   const { size, upgrades } = Context.get(yield* Layer.buildWithScope(hubLayer, scope), Hub.Hub)
   const server = yield* Effect.acquireRelease(
     Effect.async<Http.Server>((resume) => {
