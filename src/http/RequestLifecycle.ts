@@ -20,6 +20,7 @@ import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import type { Edge } from "../lifecycle/NodeEdge.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
 import * as AccessLog from "./AccessLog.js"
+import * as Upgrade from "./server/Upgrade.js"
 import { errorResponse } from "./ErrorResponse.js"
 import * as WireMetrics from "./WireMetrics.js"
 
@@ -35,6 +36,9 @@ export interface RequestLifecycleOptions {
   readonly timeoutMs: number
   readonly requests: FiberSet.FiberSet
   readonly registry: Context.Tag.Service<typeof FiberRegistry>
+  /** Where the in-flight book is contributed (GET /debug/shutdown); without it, the request
+   * fiber's own Shutdown, if any. */
+  readonly shutdown?: Context.Tag.Service<typeof Shutdown> | undefined
   /** The timeout timer is a callback Node calls: it goes through the server's edge. */
   readonly edge: Edge
 }
@@ -124,11 +128,15 @@ interface PerServer {
   readonly inFlight: Set<Tracer.Span>
 }
 
-const setUp = (owner: string, fiber: Fiber.RuntimeFiber<unknown, unknown>): PerServer => {
+const setUp = (
+  owner: string,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  given: Context.Tag.Service<typeof Shutdown> | undefined
+): PerServer => {
   const context = fiber.currentContext
   const logRequests = Option.exists(Context.getOption(context, AppConfig), (config) => config.logRequests)
   const inFlight = new Set<Tracer.Span>()
-  const shutdown = Context.getOption(context, Shutdown)
+  const shutdown = given === undefined ? Context.getOption(context, Shutdown) : Option.some(given)
   // The contribution stays for the program's life: once this server has drained it counts nothing.
   if (Option.isSome(shutdown)) shutdown.value.holders.unsafeAdd(owner, () => ({ requests: byRoute(inFlight) }))
   return { accessLevel: AccessLog.levelFor(logRequests, fiber.getFiberRef(FiberRef.currentMinimumLogLevel)), inFlight }
@@ -142,14 +150,17 @@ export const withRequestLifecycle = <E, R>(
   let perServer: PerServer | undefined
   return Effect.withFiberRuntime((fiber) => {
     FiberSet.unsafeAdd(options.requests, fiber)
-    const { accessLevel, inFlight } = perServer ??= setUp(options.owner, fiber)
+    const { accessLevel, inFlight } = perServer ??= setUp(options.owner, fiber, options.shutdown)
     return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
       const startedAt = accessLevel === undefined ? 0 : performance.now()
       // If interrupting ever threw, the request would run unbounded: close its socket instead.
       const timer = setTimeout(
         options.edge.guard(
           "request timeout timer",
-          () => fiber.unsafeInterruptAsFork(requestTimeoutFiberId),
+          () => {
+            // A taken upgrade is a session now: its end is its route's business, not a timeout.
+            if (!Upgrade.wasTaken(NodeHttpServerRequest.toIncomingMessage(request))) fiber.unsafeInterruptAsFork(requestTimeoutFiberId)
+          },
           () => NodeHttpServerRequest.toServerResponse(request).destroy()
         ),
         options.timeoutMs
