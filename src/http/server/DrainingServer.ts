@@ -88,6 +88,8 @@ export interface Listener {
  * second server's layer with a tag of your own (see `layerAs`). */
 export const Listener = Context.GenericTag<Listener>("app/DrainingServer/Listener")
 
+// Effect.gen, not Effect.fn: a span here would be the parent of every line the edge and the
+// shutdown fiber log for the server's whole life (JsonLogger prints the current span's ids).
 export const make = (options: LegacyOptions): Effect.Effect<Listener, ServeError, Scope.Scope | Shutdown | FiberRegistry> =>
   Effect.gen(function*() {
     const shutdown = yield* Shutdown
@@ -161,16 +163,23 @@ export const make = (options: LegacyOptions): Effect.Effect<Listener, ServeError
       name: options.name,
       host: options.host,
       port
-    }
+    } satisfies Listener
   })
 
 /** `HttpServer.HttpServer` and `Listener` (and the platform's node context: HttpPlatform, Etag,
- * FileSystem, Path) from one draining server. */
-export const layer = (options: Options) =>
-  Layer.merge(layerAs(Listener, options), NodeHttpServer.layerContext)
+ * FileSystem, Path, which HttpApiBuilder.serve needs) from one draining server. */
+export const layer = (options: Options) => layerAs(Listener, options)
 
-/** The same server with its Listener under a tag of your own (an admin and a public server in
- * one app each get their own HttpServer by providing it to their own serve layer). */
-export const layerAs = <I>(tag: Context.Tag<I, Listener>, options: Options) =>
-  Layer.scopedContext(Effect.map(make(options), (listener) =>
-    Context.make(tag, listener).pipe(Context.add(HttpServer.HttpServer, listener.server))))
+/**
+ * The same with the Listener under a tag of your own, for an app with two servers (admin and
+ * public): give each serve layer its own server, e.g.
+ *   HttpServer.serve(adminApp).pipe(Layer.provideMerge(DrainingServer.layerAs(AdminServer, adminOptions)))
+ * The serve layer is released first (the drain), then this one (the backstop).
+ * `upgrades` (deprecated) is accepted only until the WebSocket feature serves /ws as a route.
+ */
+export const layerAs = <I>(tag: Context.Tag<I, Listener>, options: LegacyOptions) =>
+  Layer.merge(
+    Layer.scopedContext(Effect.map(make(options), (listener) =>
+      Context.make(tag, listener).pipe(Context.add(HttpServer.HttpServer, listener.server)))),
+    NodeHttpServer.layerContext
+  )
