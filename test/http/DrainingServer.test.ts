@@ -2,9 +2,9 @@
 // (`HttpServer.serve(router)` over `DrainingServer.layer`) answers, drains (a late request on an
 // open keep-alive socket gets 503 + Connection: close), and reaches WebSocket handshakes through
 // the router (a route takes the socket with Upgrade.take; an untaken one gets the app's 404).
-import { HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { HttpApi, HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpRouter, HttpServer, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Scope } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Schema, Scope } from "effect"
 import * as DrainingServer from "../../src/http/server/DrainingServer.js"
 import * as Upgrade from "../../src/http/server/Upgrade.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
@@ -120,5 +120,38 @@ describe("DrainingServer as HttpServer.HttpServer", () => {
       expect(got.status).toBe(404)
       yield* socketClosed(c, 3_000)
       yield* Fiber.join(yield* closing).pipe(within(5_000, "the drain"))
+    })), TEST_TIMEOUT)
+})
+
+class Things extends HttpApiGroup.make("things").add(HttpApiEndpoint.get("list", "/things").addSuccess(Schema.Array(Schema.Number))) {}
+class ThingsApi extends HttpApi.make("things").add(Things) {}
+
+describe("DrainingServer under HttpApiBuilder.serve", () => {
+  it.live("an HttpApi served with HttpApiBuilder.serve() over DrainingServer.layer answers and drains", () =>
+    leakCheck(Effect.gen(function*() {
+      const shutdown = yield* Shutdown.make(BUDGET_MS)
+      const registry = yield* FiberRegistry.make
+      const scope = yield* Scope.make()
+      const api = HttpApiBuilder.api(ThingsApi).pipe(
+        Layer.provide(HttpApiBuilder.group(ThingsApi, "things", (handlers) => handlers.handle("list", () => Effect.succeed([1, 2]))))
+      )
+      const live = HttpApiBuilder.serve().pipe(
+        Layer.provide(api),
+        Layer.provideMerge(DrainingServer.layer({ name: "public", host: "127.0.0.1", port: 0, drainDelayMs: 0, requestTimeoutMs: 30_000 }))
+      )
+      const context = yield* Layer.buildWithScope(live, scope).pipe(
+        Effect.provideService(Shutdown.Shutdown, shutdown),
+        Effect.provideService(FiberRegistry.FiberRegistry, registry)
+      )
+      yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
+      const c = yield* Effect.promise(() => RawConnection.open(Context.get(context, DrainingServer.Listener).port))
+      c.request("/things")
+      const got = yield* nextResponse(c)
+      expect(got.status).toBe(200)
+      expect(JSON.parse(got.body)).toEqual([1, 2])
+      yield* shutdown.trigger(ShutdownReason.Signal({ signal: "SIGTERM" }))
+      yield* Scope.close(scope, Exit.void).pipe(within(5_000, "the drain"))
+      yield* socketClosed(c, 3_000)
+      expect(yield* shutdown.forced).toEqual([])
     })), TEST_TIMEOUT)
 })
