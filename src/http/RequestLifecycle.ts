@@ -14,12 +14,13 @@
 //   (see AccessLog); when it cannot, a request does no work for it.
 import { HttpServerError, HttpServerRequest, HttpServerResponse, HttpTraceContext, type HttpApp } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Cause, Context, Effect, Equal, type Fiber, FiberId, FiberRef, FiberSet, HashSet, type LogLevel, Option, type Tracer } from "effect"
+import { Cause, Clock, Context, Effect, Equal, type Fiber, FiberId, FiberRef, FiberSet, HashSet, type LogLevel, Option, type Tracer } from "effect"
 import { AppConfig } from "../config/AppConfig.js"
 import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import type { Edge } from "../lifecycle/NodeEdge.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
 import * as AccessLog from "./AccessLog.js"
+import * as Upgrade from "./server/Upgrade.js"
 import { errorResponse } from "./ErrorResponse.js"
 import * as WireMetrics from "./WireMetrics.js"
 
@@ -35,6 +36,9 @@ export interface RequestLifecycleOptions {
   readonly timeoutMs: number
   readonly requests: FiberSet.FiberSet
   readonly registry: Context.Tag.Service<typeof FiberRegistry>
+  /** Where the in-flight book is contributed (GET /debug/shutdown); without it, the request
+   * fiber's own Shutdown, if any. */
+  readonly shutdown?: Context.Tag.Service<typeof Shutdown> | undefined
   /** The timeout timer is a callback Node calls: it goes through the server's edge. */
   readonly edge: Edge
 }
@@ -124,11 +128,15 @@ interface PerServer {
   readonly inFlight: Set<Tracer.Span>
 }
 
-const setUp = (owner: string, fiber: Fiber.RuntimeFiber<unknown, unknown>): PerServer => {
+const setUp = (
+  owner: string,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  given: Context.Tag.Service<typeof Shutdown> | undefined
+): PerServer => {
   const context = fiber.currentContext
   const logRequests = Option.exists(Context.getOption(context, AppConfig), (config) => config.logRequests)
   const inFlight = new Set<Tracer.Span>()
-  const shutdown = Context.getOption(context, Shutdown)
+  const shutdown = given === undefined ? Context.getOption(context, Shutdown) : Option.some(given)
   // The contribution stays for the program's life: once this server has drained it counts nothing.
   if (Option.isSome(shutdown)) shutdown.value.holders.unsafeAdd(owner, () => ({ requests: byRoute(inFlight) }))
   return { accessLevel: AccessLog.levelFor(logRequests, fiber.getFiberRef(FiberRef.currentMinimumLogLevel)), inFlight }
@@ -140,36 +148,55 @@ export const withRequestLifecycle = <E, R>(
 ): HttpApp.Default<never, R> => {
   const serverName = options.owner.startsWith("http.") ? options.owner.slice("http.".length) : options.owner
   let perServer: PerServer | undefined
+  const respond = (request: HttpServerRequest.HttpServerRequest) => respondToFailure(options.timeoutMs, request)
+  // The bookkeeping is synchronous, in the request fiber's first step and its exit observer: no
+  // finalizer, no registry wrapper, no useSpan scope per request (issue 21).
   return Effect.withFiberRuntime((fiber) => {
+    const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
     FiberSet.unsafeAdd(options.requests, fiber)
-    const { accessLevel, inFlight } = perServer ??= setUp(options.owner, fiber)
-    return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
-      const startedAt = accessLevel === undefined ? 0 : performance.now()
-      // If interrupting ever threw, the request would run unbounded: close its socket instead.
-      const timer = setTimeout(
-        options.edge.guard(
-          "request timeout timer",
-          () => fiber.unsafeInterruptAsFork(requestTimeoutFiberId),
-          () => NodeHttpServerRequest.toServerResponse(request).destroy()
-        ),
-        options.timeoutMs
-      )
-      const path = pathOf(request.url)
-      let held: Tracer.Span | undefined
-      return Effect.useSpan(`http.server ${request.method}`, {
+    const { accessLevel, inFlight } = perServer ??= setUp(options.owner, fiber, options.shutdown)
+    const startedAt = accessLevel === undefined ? 0 : performance.now()
+    // If interrupting ever threw, the request would run unbounded: close its socket instead.
+    const timer = setTimeout(
+      options.edge.guard(
+        "request timeout timer",
+        () => {
+          // A taken upgrade is a session now: its end is its route's business, not a timeout.
+          if (!Upgrade.wasTaken(NodeHttpServerRequest.toIncomingMessage(request))) fiber.unsafeInterruptAsFork(requestTimeoutFiberId)
+        },
+        () => NodeHttpServerRequest.toServerResponse(request).destroy()
+      ),
+      options.timeoutMs
+    )
+    const path = pathOf(request.url)
+    const untrack = options.registry.unsafeTrack(fiber, `${request.method} ${path}`, options.owner)
+    return Effect.flatMap(
+      Effect.makeSpan(`http.server ${request.method}`, {
         parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers)),
         kind: "server",
         captureStackTrace: false
-      }, (span) => {
+      }),
+      (span) => {
         span.attribute("http.request.method", request.method)
         span.attribute("url.path", path)
-        held = span
         inFlight.add(span)
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        // The whole fiber, its response written too: then nothing of it is left anywhere.
+        fiber.addObserver((exit) => {
+          clearTimeout(timer)
+          untrack()
+          inFlight.delete(span)
+          span.end(clock.unsafeCurrentTimeNanos(), exit)
+        })
         const answered = app.pipe(
           Effect.withParentSpan(span),
           Effect.interruptible,
-          Effect.catchAllCause(respondToFailure(options.timeoutMs, request)),
-          Effect.map(observe(request, span))
+          Effect.catchAllCause(respond(request)),
+          Effect.map((response) => {
+            // Answered: the timeout no longer applies (the response is being written).
+            clearTimeout(timer)
+            return observe(request, span)(response)
+          })
         )
         if (accessLevel === undefined) return answered
         return Effect.tap(answered, (response) =>
@@ -180,13 +207,7 @@ export const withRequestLifecycle = <E, R>(
             status: response.status,
             durationMs: AccessLog.since(startedAt)
           }).pipe(Effect.withParentSpan(span)))
-      }).pipe(
-        Effect.ensuring(Effect.sync(() => {
-          clearTimeout(timer)
-          if (held !== undefined) inFlight.delete(held)
-        })),
-        options.registry.track(`${request.method} ${path}`, options.owner)
-      )
-    })
+      }
+    )
   })
 }

@@ -1,7 +1,26 @@
-// Two small corrections to how platform-node drives a node request/response pair, each applied
-// per request by OwnedServer. Both are callbacks Node calls, so both go through the edge.
+// Three small corrections to how Node and platform-node drive a socket and a request/response
+// pair, applied by the draining server (server/Connections.ts) per socket and per request. Each
+// is a callback Node calls, so each goes through the edge. test/http/NodePatches.test.ts pins the
+// bug each one works around: when one of those tests fails, Node or the platform fixed it and the
+// patch can go.
 import type * as Http from "node:http"
+import type * as Net from "node:net"
 import type { Edge } from "../lifecycle/NodeEdge.js"
+import { lingeringClose } from "./RawAnswer.js"
+
+/**
+ * Node calls destroySoon after an answer that closes the connection. If the request body is
+ * still arriving, closing now resets the connection under the answer (the client may never read
+ * it): linger instead (RawAnswer.lingeringClose).
+ */
+export const lingerWhileBodyArrives = (socket: Net.Socket, lastRequest: () => Http.IncomingMessage | undefined, edge: Edge) => {
+  const destroySoon = socket.destroySoon
+  socket.destroySoon = edge.guard("socket destroySoon", () => {
+    const request = lastRequest()
+    if (request !== undefined && !request.complete) lingeringClose(socket, edge)
+    else destroySoon.call(socket)
+  }, () => socket.destroy())
+}
 
 /**
  * platform-node writes a body with `response.end(body, callback)` inside an uninterruptible

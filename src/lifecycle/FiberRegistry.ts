@@ -28,6 +28,9 @@ export class FiberRegistry extends Context.Tag("app/FiberRegistry")<FiberRegistr
   readonly fork: (name: string, owner: string) => <A, E, R>(
     self: Effect.Effect<A, E, R>
   ) => Effect.Effect<Fiber.RuntimeFiber<A, E>, never, R | Scope.Scope>
+  /** For a fiber's own first step (a request fiber): lists `fiber` until the returned function
+   * runs (its exit observer calls it). Synchronous: no finalizer per request. */
+  readonly unsafeTrack: (fiber: Fiber.RuntimeFiber<unknown, unknown>, name: string, owner: string) => () => void
   readonly snapshot: Effect.Effect<ReadonlyArray<OwnedFiber>>
   readonly size: () => number
 }>() {}
@@ -47,6 +50,11 @@ export const make = Effect.sync(() => {
     })
   return FiberRegistry.of({
     track,
+    unsafeTrack: (fiber, name, owner) => {
+      const key = FiberId.threadName(fiber.id())
+      entries.set(key, { name, owner, startedAt: Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() })
+      return () => void entries.delete(key)
+    },
     fork: (name, owner) => (self) => Effect.forkScoped(track(name, owner)(self)),
     snapshot: Effect.map(Clock.currentTimeMillis, (now) =>
       Array.from(entries, ([fiber, entry]) => ({

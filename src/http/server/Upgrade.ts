@@ -34,6 +34,9 @@ export const offer = (request: Http.IncomingMessage, socket: Duplex, head: Buffe
 /** The server: did a route take this upgrade (then it must write nothing on the socket)? */
 export const wasTaken = (request: Http.IncomingMessage): boolean => pending.get(request)?.taken === true
 
+/** The server: the socket `request` was offered with (undefined for a plain request). */
+export const socketOf = (request: Http.IncomingMessage): Duplex | undefined => pending.get(request)?.socket
+
 /** A route: the raw upgrade, once; None for a plain request or one already taken. */
 export const take = (request: HttpServerRequest.HttpServerRequest): Option.Option<RawUpgrade> => {
   const upgrade = pending.get(NodeHttpServerRequest.toIncomingMessage(request))
