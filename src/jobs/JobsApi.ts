@@ -1,8 +1,9 @@
 // The jobs feature's routes: POST /jobs and GET /jobs/:id, declared with HttpApi and handled here.
-// JobsFeature.ts adds them to the public API; nothing outside src/jobs names them.
+// JobsFeature.ts exports the group and its handlers; src/App.ts adds them to the public API.
 import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Effect, Option, Schema } from "effect"
-import { EXAMPLE_MS, MAX_SLEEP_MS, PublicApi } from "../http/public/Api.js"
+import { BaseApi } from "../http/public/BaseApi.js"
+import { EXAMPLE_MS, MAX_SLEEP_MS } from "../http/public/CoreApi.js"
 import { NotFound, onTheWire, ShuttingDown, Wire } from "../http/public/ApiErrors.js"
 import { JobStore } from "./JobStore.js"
 import { WorkerPool } from "./WorkerPool.js"
@@ -67,7 +68,7 @@ export class Jobs extends HttpApiGroup.make("jobs")
 {}
 
 /** The public API as far as this feature knows it; also what its typed client is made from. */
-export class JobsApi extends PublicApi.add(Jobs) {}
+export class JobsApi extends BaseApi.add(Jobs) {}
 
 const shuttingDown = () => new ShuttingDown({ message: "the service is shutting down" })
 const storeUnavailable = () => new StoreUnavailable({ message: "the job store is unavailable; nothing was changed, retry later" })

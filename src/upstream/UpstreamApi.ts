@@ -1,8 +1,8 @@
 // The upstream feature's route: GET /upstream, declared with HttpApi and handled here.
-// UpstreamFeature.ts adds it to the public API; nothing outside src/upstream names it.
+// UpstreamFeature.ts exports the group and its handlers; src/App.ts adds them to the public API.
 import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Effect, Schema } from "effect"
-import { PublicApi } from "../http/public/Api.js"
+import { BaseApi } from "../http/public/BaseApi.js"
 import { onTheWire, Wire } from "../http/public/ApiErrors.js"
 import { Upstream } from "./Upstream.js"
 
@@ -32,7 +32,7 @@ export class UpstreamGroup extends HttpApiGroup.make("upstream")
 {}
 
 /** The public API as far as this feature knows it; also what its typed client is made from. */
-export class UpstreamApi extends PublicApi.add(UpstreamGroup) {}
+export class UpstreamApi extends BaseApi.add(UpstreamGroup) {}
 
 export const UpstreamLive = HttpApiBuilder.group(UpstreamApi, "upstream", (handlers) =>
   Effect.gen(function*() {

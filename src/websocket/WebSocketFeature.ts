@@ -1,15 +1,38 @@
-// The WebSocket feature as one layer: the hub and its sessions, taking upgrades on the public port.
-// Remove the feature: delete src/websocket and test/websocket, and the two lines naming WebSocketFeature in
+// The WebSocket feature: the hub and its sessions (`layer`), and GET /ws (`route`), which
+// src/App.ts serves beside the public API's handlers.
+// Remove the feature: delete src/websocket and test/websocket, and the lines naming WebSocketFeature in
 // src/App.ts (its WS_* settings in AppConfig may go too). Without it an upgrade request gets 404.
-import { Effect, Layer } from "effect"
-import { PublicRoutes } from "../http/public/PublicRoutes.js"
+import { HttpApiBuilder, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+import { Effect, Layer, Option } from "effect"
+import * as Upgrade from "../http/server/Upgrade.js"
+import { UpgradeHandlers } from "../http/public/UpgradeHandlers.js"
 import * as Hub from "./Hub.js"
 import * as WsMetrics from "./WsMetrics.js"
 
-/** The feature over a given hub layer (tests: Hub.layerWith an edge that throws on purpose). */
+/** GET /ws's handler: an upgrade the server offered is handed, raw, to the hub (which answers on
+ * the socket itself: the server writes nothing once it is taken); a plain GET /ws is no route. */
+export const upgrade = Effect.gen(function*() {
+  const request = yield* HttpServerRequest.HttpServerRequest
+  const taken = Upgrade.take(request)
+  if (Option.isNone(taken)) return yield* new HttpServerError.RouteNotFound({ request })
+  const hub = yield* Hub.Hub
+  const { head, request: raw, socket } = taken.value
+  // The hub never throws here; a path it does not serve is destroyed rather than left hanging.
+  if (!hub.upgrades.handle(raw, socket, head)) socket.destroy()
+  return HttpServerResponse.empty()
+})
+
+/** GET /ws on the public API's router. */
+export const route = HttpApiBuilder.Router.use((router) =>
+  Effect.flatMap(Hub.Hub, (hub) => router.get(Hub.WS_PATH, Effect.provideService(upgrade, Hub.Hub, hub)))
+)
+
+/** The feature over a given hub layer (tests: Hub.layerWith an edge that throws on purpose).
+ * Until the draining server offers upgrades to the router, OwnedServer's 'upgrade' listener
+ * still reaches the hub through UpgradeHandlers. */
 export const layerWith = <E, R>(hub: Layer.Layer<Hub.Hub, E, R>) =>
   Layer.effectDiscard(
-    Effect.flatMap(Effect.all([PublicRoutes, Hub.Hub]), ([routes, hub]) => routes.addUpgrades(hub.upgrades))
+    Effect.flatMap(Effect.all([UpgradeHandlers, Hub.Hub]), ([handlers, hub]) => handlers.add(hub.upgrades))
   ).pipe(Layer.provideMerge(hub), Layer.merge(WsMetrics.layer))
 
 export const layer = layerWith(Hub.layer)

@@ -2,7 +2,7 @@
 // so tests can trigger each kind of shutdown and read back the order of acquire/release events.
 import { Deferred, Effect, Layer, Ref } from "effect"
 import { EventEmitter } from "node:events"
-import { AdminServer, PublicServer } from "../../src/App.js"
+import { AdminListener, PublicListener } from "../../src/App.js"
 import * as AppConfig from "../../src/config/AppConfig.js"
 import { ServeError } from "../../src/http/OwnedServer.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
@@ -41,8 +41,8 @@ export const makeHarness = (options: { readonly budgetMs?: number; readonly hang
 
     const services = ready.pipe(
       Layer.provideMerge(recorder("C")),
-      Layer.provideMerge(Layer.succeed(PublicServer, fakeServer("public"))),
-      Layer.provideMerge(Layer.succeed(AdminServer, fakeServer("admin"))),
+      Layer.provideMerge(Layer.succeed(PublicListener, fakeServer("public"))),
+      Layer.provideMerge(Layer.succeed(AdminListener, fakeServer("admin"))),
       Layer.provideMerge(recorder("B")),
       Layer.provideMerge(hanging),
       Layer.provideMerge(Layer.scoped(Signals.Signals, Signals.make(emitter))),

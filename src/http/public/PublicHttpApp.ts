@@ -1,0 +1,45 @@
+// The public API served: HttpApiBuilder.serve over whatever HttpServer the listener provides,
+// with what every public request goes through (the route gate and the error middleware, the body
+// bound) and the document routes (/openapi.json, /docs). The API and its handlers are composed
+// in src/App.ts; this module names no group.
+import { HttpApi, HttpApiBuilder, HttpApiSwagger, type HttpApp, HttpIncomingMessage } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Effect, Layer, Option } from "effect"
+import * as NodeEdge from "../../lifecycle/NodeEdge.js"
+import * as ApiDocument from "./ApiDocument.js"
+import * as ErrorsMiddleware from "./ErrorsMiddleware.js"
+import * as RouteGate from "./RouteGate.js"
+
+export { MAX_BODY_BYTES } from "./ErrorsMiddleware.js"
+
+/** Served beside the API's own routes (their GET is in the route gate's table too). */
+const OPENAPI_PATH = "/openapi.json"
+const DOCS_PATH = "/docs"
+
+/** Around the whole app: a body is cut off at MAX_BODY_BYTES when read. */
+const bounded = (app: HttpApp.Default) => HttpIncomingMessage.withMaxBodySize(app, Option.some(ErrorsMiddleware.MAX_BODY_BYTES))
+
+/** The middleware and document routes of the API being served; they share HttpApiBuilder's
+ * Router and Middleware with `serve` and the handlers only within one Layer build (layers are
+ * memoized per build). */
+const extras = Layer.unwrapScoped(Effect.gen(function*() {
+  const { api } = yield* HttpApi.Api
+  const edge = yield* NodeEdge.make
+  const gate = yield* RouteGate.make(RouteGate.table(api, [OPENAPI_PATH, DOCS_PATH]))
+  // The document is made from the served API, with our adjustments (ApiDocument).
+  const documented = Layer.effect(HttpApi.Api, Effect.map(HttpApi.Api, ({ api, context }) => ({ api: ApiDocument.documented(api), context })))
+  return Layer.mergeAll(
+    ErrorsMiddleware.layer(edge, gate),
+    HttpApiBuilder.middlewareOpenApi({ path: OPENAPI_PATH }),
+    HttpApiSwagger.layer({ path: DOCS_PATH })
+  ).pipe(Layer.provide(documented))
+}))
+
+/** The API of `handlers` (HttpApiBuilder.api(Api) with its groups' layers provided) served on
+ * the HttpServer.HttpServer of the context. */
+export const serve = <EH, RH>(handlers: Layer.Layer<HttpApi.Api, EH, RH>) =>
+  HttpApiBuilder.serve(bounded).pipe(
+    Layer.provide(extras),
+    Layer.provide(handlers),
+    Layer.provide(NodeHttpServer.layerContext)
+  )
