@@ -6,6 +6,7 @@ import { Effect, Either, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as App from "../../src/App.js"
 import { MAX_SLEEP_MS } from "../../src/http/public/CoreApi.js"
 import { JobsApi, NewJob } from "../../src/jobs/JobsApi.js"
 import * as JobsFeature from "../../src/jobs/JobsFeature.js"
@@ -38,6 +39,19 @@ const JOBS_ERRORS = {
 }
 
 describe("jobs routes", () => {
+  it.live("App.Api's typed client (the whole API, as App.ts composes it) calls a core route and a jobs route", () =>
+    leakCheck(Effect.gen(function*() {
+      const { baseUrl } = yield* startPublic
+      const client = yield* HttpApiClient.make(App.Api, { baseUrl })
+      expect(yield* client.health.healthz()).toEqual({ status: "ok" })
+      const { id } = yield* client.jobs.submit({ payload: { ms: 1, payload: null } })
+      const job = yield* client.jobs.get({ path: { id } })
+      expect(job).toMatchObject({ id, ms: 1 })
+      // A declared error decodes into its class through the whole API's client too.
+      const unknown = yield* Effect.either(client.jobs.get({ path: { id: "no-such-job" } }))
+      expect(Either.isLeft(unknown) && unknown.left._tag).toBe("NotFound")
+    }).pipe(Effect.provide([FetchHttpClient.layer, captureLogs().layer]))), 10_000)
+
   it.live("/openapi.json includes the jobs routes the feature added", () =>
     leakCheck(Effect.gen(function*() {
       const { baseUrl } = yield* startPublic
