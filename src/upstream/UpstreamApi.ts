@@ -3,25 +3,25 @@
 import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Effect, Schema } from "effect"
 import { BaseApi } from "../http/public/BaseApi.js"
-import { onTheWire, Wire } from "../http/public/ApiErrors.js"
+import { onTheWire, status, Wire } from "../http/public/ApiErrors.js"
 import { Upstream } from "./Upstream.js"
 
 // The wire errors (each {"error": "<tag>", "message"} with 503); Upstream.ts has the domain ones.
 export class UpstreamNotConfigured
-  extends Schema.TaggedError<UpstreamNotConfigured>()("UpstreamNotConfigured", { message: Schema.String })
+  extends Schema.TaggedError<UpstreamNotConfigured>()("UpstreamNotConfigured", { message: Schema.String }, status(503))
 {}
-export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", { message: Schema.String }) {}
+export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", { message: Schema.String }, status(503)) {}
 export class UpstreamUnavailable
-  extends Schema.TaggedError<UpstreamUnavailable>()("UpstreamUnavailable", { message: Schema.String })
+  extends Schema.TaggedError<UpstreamUnavailable>()("UpstreamUnavailable", { message: Schema.String }, status(503))
 {}
 
 export class UpstreamGroup extends HttpApiGroup.make("upstream")
   .add(
     HttpApiEndpoint.get("get", "/upstream")
       .addSuccess(Schema.Struct({ upstream: Schema.Unknown }))
-      .addError(onTheWire(UpstreamNotConfigured, 503))
-      .addError(onTheWire(CircuitOpen, 503))
-      .addError(onTheWire(UpstreamUnavailable, 503))
+      .addError(onTheWire(UpstreamNotConfigured))
+      .addError(onTheWire(CircuitOpen))
+      .addError(onTheWire(UpstreamUnavailable))
       .addError(Wire.RequestTimeout)
       .annotate(OpenApi.Summary, "Call the upstream dependency and wrap its JSON")
       .annotate(
