@@ -2,9 +2,18 @@
 // with what every public request goes through (the route gate and the error middleware, the body
 // bound) and the document routes (/openapi.json, /docs). The API and its handlers are composed
 // in src/App.ts; this module names no group.
-import { HttpApi, HttpApiBuilder, HttpApiSwagger, type HttpApp, HttpIncomingMessage } from "@effect/platform"
+import {
+  HttpApi,
+  HttpApiBuilder,
+  HttpApiSwagger,
+  type HttpApp,
+  HttpIncomingMessage,
+  HttpRouter,
+  HttpServerResponse,
+  OpenApi
+} from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option } from "effect"
 import * as NodeEdge from "../../lifecycle/NodeEdge.js"
 import * as ApiDocument from "./ApiDocument.js"
 import * as ErrorsMiddleware from "./ErrorsMiddleware.js"
@@ -26,14 +35,36 @@ const extras = Layer.unwrapScoped(Effect.gen(function*() {
   const { api } = yield* HttpApi.Api
   const edge = yield* NodeEdge.make
   const gate = yield* RouteGate.make(RouteGate.table(api, [OPENAPI_PATH, DOCS_PATH]))
-  // The document is made from the served API, with our adjustments (ApiDocument).
-  const documented = Layer.effect(HttpApi.Api, Effect.map(HttpApi.Api, ({ api, context }) => ({ api: ApiDocument.documented(api), context })))
-  return Layer.mergeAll(
-    ErrorsMiddleware.layer(edge, gate),
-    HttpApiBuilder.middlewareOpenApi({ path: OPENAPI_PATH }),
-    HttpApiSwagger.layer({ path: DOCS_PATH })
-  ).pipe(Layer.provide(documented))
+  return Layer.mergeAll(ErrorsMiddleware.layer(edge, gate), documentRoutes)
 }))
+
+/**
+ * /openapi.json and /docs, made on their first request rather than at startup (issue 21: the
+ * document of the whole API is the largest thing built before the first request could be served).
+ * The document is made from the served API with our adjustments (ApiDocument); the page is the
+ * platform's own (HttpApiSwagger), built then in a router of its own.
+ */
+const documentRoutes = HttpApiBuilder.Router.use((router) =>
+  Effect.gen(function*() {
+    const served = yield* HttpApi.Api
+    const documented = yield* Effect.cached(Effect.sync(() => ({ api: ApiDocument.documented(served.api), context: served.context })))
+    const spec = yield* Effect.cached(Effect.map(documented, ({ api }) => OpenApi.fromApi(api)))
+    yield* router.get(OPENAPI_PATH, Effect.flatMap(spec, (spec) => HttpServerResponse.json(spec)).pipe(Effect.orDie))
+    // The page's router lives as long as the public app: its scope is this layer's.
+    const scope = yield* Effect.scope
+    const swaggerLive = HttpApiSwagger.layer({ path: DOCS_PATH }).pipe(
+      Layer.provideMerge(HttpApiBuilder.Router.Live),
+      Layer.provide(Layer.effect(HttpApi.Api, documented))
+    )
+    const page = yield* Effect.cached(
+      Layer.buildWithScope(swaggerLive, scope).pipe(
+        Effect.flatMap((context) => Context.get(context, HttpApiBuilder.Router).router),
+        Effect.flatMap(HttpRouter.toHttpApp)
+      )
+    )
+    yield* router.get(DOCS_PATH, Effect.flatten(page))
+  })
+)
 
 /** The API of `handlers` (HttpApiBuilder.api(Api) with its groups' layers provided) served on
  * the HttpServer.HttpServer of the context. */
