@@ -1,7 +1,12 @@
-// The public API served: HttpApiBuilder.serve over whatever HttpServer the listener provides,
-// with what every public request goes through (the route gate and the error middleware, the body
-// bound) and the document routes (/openapi.json, /docs). The API and its handlers are composed
-// in src/App.ts; this module names no group.
+/**
+ * The public API served: HttpApiBuilder.serve over whatever HttpServer the listener provides,
+ * with what every public request goes through (the route gate and the error middleware, the body
+ * bound) and the document routes (/openapi.json, /docs). The API and its handlers are composed
+ * in src/App.ts; this module names no group.
+ * Owns: the document and the docs page's router, made on their first request.
+ * Does not own: the listener (App.ts's), or the services behind the handlers (the features').
+ * Released when: the public listener's layers are released (the page's router with them).
+ */
 import {
   HttpApi,
   HttpApiBuilder,
