@@ -1,19 +1,25 @@
-// Composition root: which layers exist, in which order, and the main race.
+// Composition root: the public API (composed statically, below), which layers exist, in which
+// order, and the main race.
 //
 // Layers are built into one root scope in acquisition order (signals, sampler, admin listener,
 // the optional features, public listener), so the scope releases them in reverse: the public
 // listener drains first, then each feature (the job pool stops, then its store closes); the
-// admin listener stays up until the end and signal handlers go last. Features plug their routes
-// into the public server through PublicRoutes, so deleting one is deleting its folder, its tests
-// and its lines here (scripts/check-removable.mjs proves it in CI). The main program then races
+// admin listener stays up until the end and signal handlers go last. A feature is one folder and
+// the lines here naming its module (its group, its handlers, its layer), so deleting one is
+// deleting its folder, its tests and those lines (scripts/check-removable.mjs proves it in CI).
+// The main program then races
 //   (a) the servers or the process failing, (b) the first signal, (c) the shutdown latch (admin),
 // and whichever finishes first is the shutdown reason; the others are interrupted.
+import { type HttpApi, HttpApiBuilder, HttpServer } from "@effect/platform"
 import { Cause, Config, Context, Effect, Either, Layer, Scope } from "effect"
 import { AppConfig, config as coreConfig } from "./config/AppConfig.js"
 import * as AdminApp from "./http/admin/AdminApp.js"
-import * as OwnedServer from "./http/OwnedServer.js"
-import * as PublicApp from "./http/public/PublicApp.js"
-import * as PublicRoutes from "./http/public/PublicRoutes.js"
+import { BaseApi } from "./http/public/BaseApi.js"
+import * as CoreApi from "./http/public/CoreApi.js"
+import * as PublicHttpApp from "./http/public/PublicHttpApp.js"
+import * as ReadinessChecks from "./http/public/ReadinessChecks.js"
+import * as GoingAway from "./http/public/GoingAway.js"
+import * as DrainingServer from "./http/server/DrainingServer.js"
 import { ExitCode } from "./lifecycle/ProcessExit.js"
 import { Shutdown } from "./lifecycle/Shutdown.js"
 import { closeWithinBudget, cutAtDeadline, exitCodeOf } from "./lifecycle/ShutdownRunner.js"
@@ -21,16 +27,15 @@ import { label, ShutdownReason } from "./lifecycle/ShutdownReason.js"
 import * as ProcessFaults from "./lifecycle/ProcessFaults.js"
 import * as Signals from "./lifecycle/Signals.js"
 import * as ProcessSampler from "./observability/ProcessSampler.js"
-// Optional features: each is one folder, one import here and one layer below (see README, "Make it yours").
+// Optional features: each is one folder, one import here and the lines naming it below (see README, "Make it yours").
 import * as JobsFeature from "./jobs/JobsFeature.js"
 import * as UpstreamFeature from "./upstream/UpstreamFeature.js"
 import * as WebSocketFeature from "./websocket/WebSocketFeature.js"
 
 /**
  * Every setting, the core's and each feature's, read in one Config.all before anything starts, so
- * one error names every bad variable (main.ts logs it as one line, and provides the core's from
- * it). Each feature's layer then reads its own part again from the same environment (it cannot fail
- * by then), so a feature needs nothing from here; deleted with its lines, it takes its settings.
+ * that one log line names every bad variable (main.ts). A feature's line goes with the feature;
+ * each feature's layer reads its own part again (from the same environment: it cannot fail then).
  */
 export const config = Config.all({
   core: coreConfig,
@@ -39,43 +44,58 @@ export const config = Config.all({
   websocket: WebSocketFeature.config
 })
 
-export class AdminServer extends Context.Tag("app/AdminServer")<AdminServer, OwnedServer.RunningServer>() {}
-export class PublicServer extends Context.Tag("app/PublicServer")<PublicServer, OwnedServer.RunningServer>() {}
+/** The whole public API: the compiler checks the composition, HttpApiClient.make(Api) is its
+ * typed client, and its document (/openapi.json, /docs) is made from it. One `.add` per group. */
+export class Api extends BaseApi
+  .add(CoreApi.Health)
+  .add(CoreApi.Work)
+  .add(JobsFeature.Group)
+  .add(UpstreamFeature.Group)
+{}
 
-export const AdminServerLive = Layer.scoped(
-  AdminServer,
-  Effect.gen(function*() {
-    const config = yield* AppConfig
-    const app = yield* AdminApp.make(AppConfig.reveal(config.adminToken))
-    return yield* OwnedServer.make({
-      name: "admin",
-      host: config.adminHost,
-      port: config.adminPort,
-      drainDelayMs: 0,
-      requestTimeoutMs: config.requestTimeoutMs
-    }, app)
-  })
+/** Api's handlers: one layer per group (each needs its feature's services), and GET /ws. */
+export const ApiLive = HttpApiBuilder.api(Api).pipe(
+  Layer.provide(CoreApi.handlers),
+  Layer.provide(JobsFeature.handlers),
+  Layer.provide(UpstreamFeature.handlers),
+  Layer.provide(WebSocketFeature.route)
 )
 
-/** The public server with the core routes and every route and upgrade handler features added. */
-export const makePublicServer = (options: Omit<OwnedServer.ServerOptions, "name" | "upgrades">) =>
-  Effect.gen(function*() {
-    // Built after the features, so every one of them has added its routes by now.
-    const { groups, readiness, upgrades } = yield* Effect.flatMap(PublicRoutes.PublicRoutes, (routes) => routes.seal)
-    const app = yield* PublicApp.make(groups, readiness)
-    return yield* OwnedServer.make({ name: "public", ...options, ...(upgrades === undefined ? {} : { upgrades }) }, app)
-  })
+/** A listener's address, failure (arm (a) of the race) and stats, beside its HttpServer. */
+export class PublicListener extends Context.Tag("app/PublicListener")<PublicListener, DrainingServer.Listener>() {}
+export class AdminListener extends Context.Tag("app/AdminListener")<AdminListener, DrainingServer.Listener>() {}
 
-export const PublicServerLive = Layer.scoped(
-  PublicServer,
-  Effect.flatMap(AppConfig, (config) =>
-    makePublicServer({
-      host: config.host,
-      port: config.port,
-      drainDelayMs: config.drainDelayMs,
-      requestTimeoutMs: config.requestTimeoutMs
-    }))
-)
+export const AdminListenerLive = Layer.unwrapEffect(Effect.gen(function*() {
+  const config = yield* AppConfig
+  const app = yield* AdminApp.make(AppConfig.reveal(config.adminToken))
+  return HttpServer.serve(app).pipe(Layer.provideMerge(DrainingServer.layerAs(AdminListener, {
+    name: "admin",
+    host: config.adminHost,
+    port: config.adminPort,
+    drainDelayMs: 0,
+    requestTimeoutMs: config.requestTimeoutMs
+  })))
+}))
+
+/** The public listener serving `api` (ApiLive; tests serve less); whoever holds upgraded sockets
+ * (GoingAway: the WebSocket hub) is told to go away when it closes. Built after the features: the
+ * handlers take their services from them. */
+export const makePublicListener = <EH, RH>(
+  api: Layer.Layer<HttpApi.Api, EH, RH>,
+  options: Omit<DrainingServer.Options, "name" | "goAway">
+) =>
+  Layer.unwrapEffect(Effect.map(Effect.flatMap(GoingAway.GoingAway, (goingAway) => goingAway.combined), (goAway) =>
+    PublicHttpApp.serve(api).pipe(
+      Layer.provideMerge(DrainingServer.layerAs(PublicListener, { name: "public", ...options, goAway }))
+    )))
+
+export const PublicListenerLive = Layer.unwrapEffect(Effect.map(AppConfig, (config) =>
+  makePublicListener(ApiLive, {
+    host: config.host,
+    port: config.port,
+    drainDelayMs: config.drainDelayMs,
+    requestTimeoutMs: config.requestTimeoutMs
+  })))
 
 /** Test-only (DEBUG_HANG_ON_SHUTDOWN): a finalizer that never ends, released after the servers. */
 const DebugHangLive = Layer.scopedDiscard(Effect.gen(function*() {
@@ -86,26 +106,31 @@ const DebugHangLive = Layer.scopedDiscard(Effect.gen(function*() {
 }))
 
 /** Everything acquired at startup, in order. Each provideMerge builds its argument first. */
-export const ServicesLive = PublicServerLive.pipe(
-  // Released in reverse: the public routes drain (WebSocket sessions told to go away), then each
+export const ServicesLive = PublicListenerLive.pipe(
+  // Released in reverse: the public listener drains (WebSocket sessions told to go away), then each
   // feature in reverse (the hub; the upstream client; the pool stops, then the store closes).
   Layer.provideMerge(WebSocketFeature.layer),
   Layer.provideMerge(Layer.provide(UpstreamFeature.layer, UpstreamFeature.HttpClientLive)),
   Layer.provideMerge(JobsFeature.layer),
-  Layer.provideMerge(AdminServerLive),
+  Layer.provideMerge(AdminListenerLive),
   Layer.provideMerge(DebugHangLive),
   Layer.provideMerge(ProcessSampler.layer),
-  Layer.provideMerge(Layer.mergeAll(Signals.layer, ProcessFaults.layer, PublicRoutes.layer))
+  Layer.provideMerge(Layer.mergeAll(Signals.layer, ProcessFaults.layer, ReadinessChecks.layer, GoingAway.layer))
 )
 
-/** What the main race needs from the services; ServicesLive provides more. */
-export type Raced = AdminServer | PublicServer | Signals.Signals | ProcessFaults.ProcessFaults
+/** What the main race needs from the services; ServicesLive provides more (a layer that provides
+ * more is a layer of these). */
+export type Raced = AdminListener | PublicListener | Signals.Signals | ProcessFaults.ProcessFaults
 
-/** The main race; returns the process exit code. */
-export const run = <ROut extends Raced, E, R>(services: Layer.Layer<ROut, E, R>) =>
+/** The main race; returns the process exit code. The root scope is released whatever ends this:
+ * within the budget after the race, and, if it is interrupted or a layer dies while starting,
+ * by the release of acquireUseRelease (closing a closed scope does nothing). */
+export const run = <E, R>(services: Layer.Layer<Raced, E, R>) =>
+  Effect.acquireUseRelease(Scope.make(), (scope) => race(services, scope), (scope, exit) => Scope.close(scope, exit))
+
+const race = <E, R>(services: Layer.Layer<Raced, E, R>, scope: Scope.CloseableScope) =>
   Effect.gen(function*() {
     const shutdown = yield* Shutdown
-    const scope = yield* Scope.make()
     const started = yield* Effect.either(Layer.buildWithScope(services, scope))
     if (Either.isLeft(started)) {
       yield* shutdown.trigger(ShutdownReason.Fatal({ component: "startup", cause: Cause.fail(started.left) }))
@@ -113,13 +138,12 @@ export const run = <ROut extends Raced, E, R>(services: Layer.Layer<ROut, E, R>)
       yield* closeWithinBudget(scope)
       return ExitCode.Failure
     }
-    // ROut holds at least Raced; Context is invariant in its type, so widen it once, here.
-    const context = started.right as unknown as Context.Context<Raced>
-    const admin = Context.get(context, AdminServer)
-    const publicServer = Context.get(context, PublicServer)
+    const context = started.right
+    const admin = Context.get(context, AdminListener)
+    const publicListener = Context.get(context, PublicListener)
     yield* Effect.logInfo("listening").pipe(Effect.annotateLogs({
-      host: publicServer.host,
-      port: publicServer.port,
+      host: publicListener.host,
+      port: publicListener.port,
       adminHost: admin.host,
       adminPort: admin.port
     }))
@@ -131,7 +155,7 @@ export const run = <ROut extends Raced, E, R>(services: Layer.Layer<ROut, E, R>)
     const signalled = Effect.map(Context.get(context, Signals.Signals).received, (signal) => ShutdownReason.Signal({ signal }))
     // Arms (a) and (b) complete the latch; (c) is the latch. Whoever won, the latch has the reason.
     yield* Effect.raceAll([
-      ...[fatal("admin server", admin.failure), fatal("public server", publicServer.failure), fatal("process", faulted)]
+      ...[fatal("admin server", admin.failure), fatal("public server", publicListener.failure), fatal("process", faulted)]
         .map((arm) => Effect.flatMap(arm, shutdown.trigger)),
       Effect.flatMap(signalled, shutdown.trigger),
       shutdown.await

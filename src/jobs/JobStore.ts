@@ -22,7 +22,6 @@ import {
   Chunk,
   Context,
   Deferred,
-  Data,
   Duration,
   Effect,
   ExecutionStrategy,
@@ -35,6 +34,7 @@ import {
   Schema,
   Scope
 } from "effect"
+import { status } from "../http/public/ApiErrors.js"
 import { JobsConfig } from "./JobsConfig.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import * as JobMetrics from "./JobMetrics.js"
@@ -58,14 +58,26 @@ export interface Job {
   readonly error?: string
 }
 
-export class QueueFull extends Data.TaggedError("QueueFull")<{ readonly capacity: number }> {}
+/** One class from the store to the wire (429 there, `{error, message}`: see JobsApi); `capacity`
+ * is what the store counted, for logs and tests (the wire carries the message only). */
+export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", {
+  message: Schema.String,
+  capacity: Schema.optional(Schema.Number)
+}, status(429)) {}
 
-/** The store could not be written or read (disk full, database down): nothing was accepted. */
-export class StoreUnavailable extends Data.TaggedError("StoreUnavailable")<{ readonly cause: unknown }> {
-  override get message() {
-    const cause = Cause.isCause(this.cause) ? Cause.squash(this.cause) : this.cause
-    return `the job store is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`
-  }
+/** The store could not be written or read (disk full, database down): nothing was accepted.
+ * One class from the store to the wire (503 there); `cause` is logged, never sent. */
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Unknown)
+}, status(503)) {}
+
+const unavailableBecause = (cause: unknown) => {
+  const squashed = Cause.isCause(cause) ? Cause.squash(cause) : cause
+  return new StoreUnavailable({
+    cause,
+    message: `the job store is unavailable: ${squashed instanceof Error ? squashed.message : String(squashed)}`
+  })
 }
 
 interface Pending {
@@ -187,7 +199,7 @@ export const make = Effect.gen(function*() {
 
   let notReady: string | undefined
   const unavailable = (cause: unknown) => {
-    const error = new StoreUnavailable({ cause })
+    const error = unavailableBecause(cause)
     notReady ??= "the job store is unreachable"
     return error
   }
@@ -212,7 +224,7 @@ export const make = Effect.gen(function*() {
       const outcomes: Array<Exit.Exit<string, QueueFull>> = []
       for (const { input } of batch) {
         if (waiting >= capacity) {
-          outcomes.push(Exit.fail(new QueueFull({ capacity })))
+          outcomes.push(Exit.fail(new QueueFull({ capacity, message: `the job queue is full (${capacity} unfinished); retry later` })))
           continue
         }
         outcomes.push(Exit.succeed(yield* queue.offer(input)))

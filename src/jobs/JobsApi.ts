@@ -1,15 +1,18 @@
 // The jobs feature's routes: POST /jobs and GET /jobs/:id, declared with HttpApi and handled here.
-// JobsFeature.ts adds them to the public API; nothing outside src/jobs names them.
+// JobsFeature.ts exports the group and its handlers; src/App.ts adds them to the public API.
 import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Effect, Option, Schema } from "effect"
-import { EXAMPLE_MS, MAX_SLEEP_MS, PublicApi } from "../http/public/Api.js"
+import { BaseApi } from "../http/public/BaseApi.js"
+import { EXAMPLE_MS, MAX_SLEEP_MS } from "../http/public/CoreApi.js"
 import { NotFound, onTheWire, ShuttingDown, Wire } from "../http/public/ApiErrors.js"
-import { JobStore } from "./JobStore.js"
+import { JobStore, QueueFull, StoreUnavailable } from "./JobStore.js"
 import { WorkerPool } from "./WorkerPool.js"
 
-export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", { message: Schema.String }) {}
+// The store's own errors, declared once there (JobStore.ts) with their statuses; here, their wire shape.
+export { QueueFull, StoreUnavailable }
+const QueueFullOnTheWire = onTheWire(QueueFull)
 /** The store could not commit (disk full, database down): nothing was accepted; retry later. */
-export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", { message: Schema.String }) {}
+const StoreUnavailableOnTheWire = onTheWire(StoreUnavailable)
 
 export const JobState = Schema.Literal("queued", "running", "done", "failed")
 
@@ -47,9 +50,9 @@ export class Jobs extends HttpApiGroup.make("jobs")
       .addError(Wire.BadRequest)
       .addError(Wire.PayloadTooLarge)
       .addError(Wire.UnsupportedMediaType)
-      .addError(onTheWire(QueueFull, 429))
+      .addError(QueueFullOnTheWire)
       .addError(Wire.ShuttingDown)
-      .addError(onTheWire(StoreUnavailable, 503))
+      .addError(StoreUnavailableOnTheWire)
       .annotate(OpenApi.Summary, "Queue a job; 202 with its id once the job store committed it")
       .annotate(
         OpenApi.Description,
@@ -61,13 +64,13 @@ export class Jobs extends HttpApiGroup.make("jobs")
       .setPath(Schema.Struct({ id: Schema.String }))
       .addSuccess(JobView)
       .addError(Wire.NotFound)
-      .addError(onTheWire(StoreUnavailable, 503))
+      .addError(StoreUnavailableOnTheWire)
       .annotate(OpenApi.Summary, "A job's state, read from the job store; 404 for an unknown id")
   )
 {}
 
 /** The public API as far as this feature knows it; also what its typed client is made from. */
-export class JobsApi extends PublicApi.add(Jobs) {}
+export class JobsApi extends BaseApi.add(Jobs) {}
 
 const shuttingDown = () => new ShuttingDown({ message: "the service is shutting down" })
 const storeUnavailable = () => new StoreUnavailable({ message: "the job store is unavailable; nothing was changed, retry later" })
@@ -81,7 +84,7 @@ export const JobsLive = HttpApiBuilder.group(JobsApi, "jobs", (handlers) =>
         pool.submit(payload).pipe(
           Effect.map((id) => ({ id })),
           Effect.catchTags({
-            QueueFull: ({ capacity }) => new QueueFull({ message: `the job queue is full (${capacity} unfinished); retry later` }),
+            // The store's QueueFull is the wire's: its message is written for the client.
             PoolClosed: shuttingDown,
             // Logged with its cause: the client only learns that nothing was accepted.
             StoreUnavailable: (error) => Effect.zipRight(Effect.logWarning("POST /jobs: the job store is unavailable", error), storeUnavailable())

@@ -1,9 +1,9 @@
-// The jobs feature as one layer: the job database, the durable queue on it, the worker pool, and
-// their routes and readiness check on the public API.
+// The jobs feature: the job database, the durable queue on it, the worker pool (`layer`), and its
+// routes (`Group`, `handlers`), which src/App.ts adds to the public API.
 // Remove the feature: delete src/jobs and test/jobs, and the lines naming JobsFeature in
 // src/App.ts (its settings, JobsConfig.ts, go with the folder).
 import { Effect, Layer } from "effect"
-import { PublicRoutes } from "../http/public/PublicRoutes.js"
+import { ReadinessChecks } from "../http/public/ReadinessChecks.js"
 import * as JobDatabase from "./JobDatabase.js"
 import * as JobsConfig from "./JobsConfig.js"
 import { Jobs, JobsLive } from "./JobsApi.js"
@@ -14,16 +14,20 @@ import * as WorkerPool from "./WorkerPool.js"
 /** The feature's settings, read with all the others in src/App.ts's one Config.all. */
 export const config = JobsConfig.config
 
-const routes = Layer.effectDiscard(Effect.gen(function*() {
-  const routes = yield* PublicRoutes
+/** POST /jobs and GET /jobs/:id. */
+export const Group = Jobs
+
+/** The group's handlers; they need the pool and the store (`layer`). */
+export const handlers = JobsLive
+
+const readiness = Layer.effectDiscard(Effect.gen(function*() {
   const store = yield* JobStore.JobStore
-  yield* routes.addGroup(Jobs, JobsLive)
-  yield* routes.addReadiness({ name: "jobs", unsafeNotReady: store.unsafeNotReady })
+  yield* Effect.flatMap(ReadinessChecks, (checks) => checks.add({ name: "jobs", unsafeNotReady: store.unsafeNotReady }))
 }))
 
-/** Acquired in order database, store, pool, routes; released in reverse (the pool stops, then
- * the store hands back what it still holds, then the database closes). */
-export const layer = routes.pipe(
+/** Acquired in order database, store, pool; released in reverse (the pool stops, then the store
+ * hands back what it still holds, then the database closes). */
+export const layer = readiness.pipe(
   Layer.provideMerge(WorkerPool.layer),
   Layer.provideMerge(JobStore.layer),
   Layer.provideMerge(JobDatabase.layer),

@@ -1,27 +1,27 @@
 // The upstream feature's route: GET /upstream, declared with HttpApi and handled here.
-// UpstreamFeature.ts adds it to the public API; nothing outside src/upstream names it.
+// UpstreamFeature.ts exports the group and its handlers; src/App.ts adds them to the public API.
 import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Effect, Schema } from "effect"
-import { PublicApi } from "../http/public/Api.js"
-import { onTheWire, Wire } from "../http/public/ApiErrors.js"
+import { BaseApi } from "../http/public/BaseApi.js"
+import { onTheWire, status, Wire } from "../http/public/ApiErrors.js"
 import { Upstream } from "./Upstream.js"
 
 // The wire errors (each {"error": "<tag>", "message"} with 503); Upstream.ts has the domain ones.
 export class UpstreamNotConfigured
-  extends Schema.TaggedError<UpstreamNotConfigured>()("UpstreamNotConfigured", { message: Schema.String })
+  extends Schema.TaggedError<UpstreamNotConfigured>()("UpstreamNotConfigured", { message: Schema.String }, status(503))
 {}
-export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", { message: Schema.String }) {}
+export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", { message: Schema.String }, status(503)) {}
 export class UpstreamUnavailable
-  extends Schema.TaggedError<UpstreamUnavailable>()("UpstreamUnavailable", { message: Schema.String })
+  extends Schema.TaggedError<UpstreamUnavailable>()("UpstreamUnavailable", { message: Schema.String }, status(503))
 {}
 
 export class UpstreamGroup extends HttpApiGroup.make("upstream")
   .add(
     HttpApiEndpoint.get("get", "/upstream")
       .addSuccess(Schema.Struct({ upstream: Schema.Unknown }))
-      .addError(onTheWire(UpstreamNotConfigured, 503))
-      .addError(onTheWire(CircuitOpen, 503))
-      .addError(onTheWire(UpstreamUnavailable, 503))
+      .addError(onTheWire(UpstreamNotConfigured))
+      .addError(onTheWire(CircuitOpen))
+      .addError(onTheWire(UpstreamUnavailable))
       .addError(Wire.RequestTimeout)
       .annotate(OpenApi.Summary, "Call the upstream dependency and wrap its JSON")
       .annotate(
@@ -32,7 +32,7 @@ export class UpstreamGroup extends HttpApiGroup.make("upstream")
 {}
 
 /** The public API as far as this feature knows it; also what its typed client is made from. */
-export class UpstreamApi extends PublicApi.add(UpstreamGroup) {}
+export class UpstreamApi extends BaseApi.add(UpstreamGroup) {}
 
 export const UpstreamLive = HttpApiBuilder.group(UpstreamApi, "upstream", (handlers) =>
   Effect.gen(function*() {

@@ -3,7 +3,7 @@
 // reset. And http_requests_total counts the status that went on the wire.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { MAX_BODY_BYTES } from "../../src/http/public/PublicApp.js"
+import { MAX_BODY_BYTES } from "../../src/http/public/ErrorsMiddleware.js"
 import * as Prometheus from "../../src/observability/Prometheus.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { parsePrometheus, valueOf } from "../support/parsePrometheus.js"

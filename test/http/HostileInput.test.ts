@@ -3,15 +3,15 @@
 // exactly {"error", "message"}, never a 5xx, and never quotes the body back. The core routes plus
 // a test-only feature with a JSON body (the jobs feature has its own copy in test/jobs).
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { MAX_JSON_DEPTH } from "../../src/http/BoundedJson.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
-import { startPublic } from "../support/publicServer.js"
+import { startServing } from "../support/publicServer.js"
 import { exchange, expectErrorBody, json, nested, request, SECRET } from "./rawHttp.js"
 import * as WidgetsFeature from "./widgetsFeature.js"
 
-const start = startPublic({ features: WidgetsFeature.layer })
+const start = startServing({ features: Layer.empty, api: WidgetsFeature.served })
 
 const cases: ReadonlyArray<readonly [name: string, bytes: Buffer, status: number, error: string]> = [
   ["PROPFIND /healthz", request("PROPFIND", "/healthz"), 405, "MethodNotAllowed"],

@@ -2,7 +2,7 @@
 import { HttpApiError } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Schema } from "effect"
-import { SleepMs } from "../../src/http/public/Api.js"
+import { SleepMs } from "../../src/http/public/CoreApi.js"
 import { describeIssues } from "../../src/http/public/IssueMessages.js"
 
 /** Shaped like a job's body: an integer with the schema's own message, and any JSON. */

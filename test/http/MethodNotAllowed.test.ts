@@ -1,16 +1,16 @@
 // A known path with another method: 405 with Allow, and OPTIONS answers with the same Allow. The
 // table comes from the served HttpApi, so a feature's group is covered the moment it is added.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import * as NodeEdge from "../../src/lifecycle/NodeEdge.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
-import { startPublic } from "../support/publicServer.js"
+import { startServing } from "../support/publicServer.js"
 import { RawConnection } from "../support/RawConnection.js"
 import * as WidgetsFeature from "./widgetsFeature.js"
 
 /** The core routes and a feature only this test declares (the jobs feature checks its own in test/jobs). */
-const start = startPublic({ features: WidgetsFeature.layer })
+const start = startServing({ features: Layer.empty, api: WidgetsFeature.served })
 
 const send = (port: number, method: string, target: string, headers: Record<string, string> = {}) =>
   Effect.promise(async () => {

@@ -5,7 +5,7 @@
 import { FetchHttpClient, HttpApiClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Schema } from "effect"
-import { Api, MAX_SLEEP_MS, SleepMs } from "../../src/http/public/Api.js"
+import { CoreApi as Api, MAX_SLEEP_MS, SleepMs } from "../../src/http/public/CoreApi.js"
 import { RequestTimeout } from "../../src/http/public/ApiErrors.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"

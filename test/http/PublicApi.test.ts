@@ -3,7 +3,7 @@
 import { FetchHttpClient, HttpApiClient, HttpClient, HttpClientRequest } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { Api } from "../../src/http/public/Api.js"
+import { CoreApi as Api } from "../../src/http/public/CoreApi.js"
 import { BadRequest, Draining } from "../../src/http/public/ApiErrors.js"
 import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
 import { captureLogs } from "../support/captureLogs.js"

@@ -1,4 +1,4 @@
-// The access log on the real public server (App.ts's makePublicServer, a real socket): one line
+// The access log on the real public server (App.ts's makePublicListener, a real socket): one line
 // per request with the route template, status, duration and the request's trace, at info with
 // LOG_REQUESTS, at debug otherwise, and none at all at LOG_LEVEL=info by default.
 import { describe, expect, it } from "@effect/vitest"

@@ -1,4 +1,4 @@
-// The jobs feature's routes, served as App.ts serves them (JobsFeature.layer on the public server),
+// The jobs feature's routes, served as App.ts serves them (JobsFeature.layer, its group and handlers on the public listener),
 // called through the client derived from their declaration.
 import { FetchHttpClient, HttpApiClient } from "@effect/platform"
 import { describe, expect, it } from "@effect/vitest"
@@ -6,19 +6,21 @@ import { Effect, Either, Schema } from "effect"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { MAX_SLEEP_MS } from "../../src/http/public/Api.js"
+import * as App from "../../src/App.js"
+import { MAX_SLEEP_MS } from "../../src/http/public/CoreApi.js"
 import { JobsApi, NewJob } from "../../src/jobs/JobsApi.js"
 import * as JobsFeature from "../../src/jobs/JobsFeature.js"
 import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
 import { examplesOf, expectErrors, operations } from "../http/openApiDocument.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
-import { get, post, startPublic as startWith } from "../support/publicServer.js"
+import { get, post, startServing as startWith } from "../support/publicServer.js"
+import { jobsServed } from "./jobsServed.js"
 
 /** One worker and a queue of two, journaling into a fresh directory. */
 const startPublic = Effect.gen(function*() {
   const dataDir = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "jobs-")))
-  return yield* startWith({ features: JobsFeature.layer, config: { DATA_DIR: dataDir, JOB_QUEUE_SIZE: "2", WORKERS: "1" } })
+  return yield* startWith({ features: JobsFeature.layer, api: jobsServed, config: { DATA_DIR: dataDir, JOB_QUEUE_SIZE: "2", WORKERS: "1" } })
 })
 
 /** What each jobs route can answer besides success (DESIGN section 4, README Routes): a bad body
@@ -37,6 +39,19 @@ const JOBS_ERRORS = {
 }
 
 describe("jobs routes", () => {
+  it.live("App.Api's typed client (the whole API, as App.ts composes it) calls a core route and a jobs route", () =>
+    leakCheck(Effect.gen(function*() {
+      const { baseUrl } = yield* startPublic
+      const client = yield* HttpApiClient.make(App.Api, { baseUrl })
+      expect(yield* client.health.healthz()).toEqual({ status: "ok" })
+      const { id } = yield* client.jobs.submit({ payload: { ms: 1, payload: null } })
+      const job = yield* client.jobs.get({ path: { id } })
+      expect(job).toMatchObject({ id, ms: 1 })
+      // A declared error decodes into its class through the whole API's client too.
+      const unknown = yield* Effect.either(client.jobs.get({ path: { id: "no-such-job" } }))
+      expect(Either.isLeft(unknown) && unknown.left._tag).toBe("NotFound")
+    }).pipe(Effect.provide([FetchHttpClient.layer, captureLogs().layer]))), 10_000)
+
   it.live("/openapi.json includes the jobs routes the feature added", () =>
     leakCheck(Effect.gen(function*() {
       const { baseUrl } = yield* startPublic

@@ -10,12 +10,13 @@ import { MAX_JSON_DEPTH } from "../../src/http/BoundedJson.js"
 import * as JobsFeature from "../../src/jobs/JobsFeature.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
-import { startPublic } from "../support/publicServer.js"
+import { startServing } from "../support/publicServer.js"
 import { exchange, expectErrorBody, json, nested, request, SECRET } from "../http/rawHttp.js"
+import { jobsServed } from "./jobsServed.js"
 
 const start = Effect.gen(function*() {
   const dataDir = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "jobs-hostile-")))
-  return yield* startPublic({ features: JobsFeature.layer, config: { DATA_DIR: dataDir, WORKERS: "1", JOB_QUEUE_SIZE: "10" } })
+  return yield* startServing({ features: JobsFeature.layer, api: jobsServed, config: { DATA_DIR: dataDir, WORKERS: "1", JOB_QUEUE_SIZE: "10" } })
 })
 
 const cases: ReadonlyArray<readonly [name: string, bytes: Buffer, status: number, error: string]> = [

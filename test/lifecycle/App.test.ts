@@ -1,6 +1,6 @@
 // The main race and the release order, for every kind of trigger.
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Logger, Option, Ref, Scope, TestClock } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Layer, Logger, Option, Ref, Scope, TestClock } from "effect"
 import { EventEmitter } from "node:events"
 import * as App from "../../src/App.js"
 import { ServeError } from "../../src/http/OwnedServer.js"
@@ -55,6 +55,44 @@ describe("App.run: one exits, all exit", () => {
         }).pipe(Effect.provide(harness.infrastructure))
       })))
   }
+
+  it.effect("interrupted mid-run: every acquired layer is released once, in reverse, and the process listeners are gone", () =>
+    leakCheck(Effect.gen(function*() {
+      const harness = yield* makeHarness()
+      yield* Effect.gen(function*() {
+        const main = yield* Effect.fork(App.run(harness.services))
+        yield* Deferred.await(harness.started)
+        expect(harness.emitter.listenerCount("SIGTERM")).toBeGreaterThan(0)
+        yield* Fiber.interrupt(main)
+        expect(yield* Ref.get(harness.events)).toEqual([...acquired, ...releasedInReverse])
+        expect(harness.emitter.listenerCount("SIGTERM")).toBe(0)
+        expect(harness.emitter.listenerCount("uncaughtException")).toBe(0)
+      }).pipe(Effect.provide(harness.infrastructure))
+    })))
+
+  it.effect("a layer failing after others were acquired: those are released in reverse, exit code 1", () =>
+    leakCheck(Effect.gen(function*() {
+      const harness = yield* makeHarness()
+      const failing = Layer.effectDiscard(Effect.fail(new Error("cannot open the store"))).pipe(Layer.provideMerge(harness.services))
+      yield* Effect.gen(function*() {
+        expect(yield* App.run(failing)).toBe(1)
+        expect(yield* Ref.get(harness.events)).toEqual([...acquired, ...releasedInReverse])
+        expect(harness.emitter.listenerCount("SIGTERM")).toBe(0)
+        expect(harness.logs.lines.find((line) => line.message === "startup failed")).toBeDefined()
+      }).pipe(Effect.provide(harness.infrastructure))
+    })))
+
+  it.effect("a layer dying after others were acquired (a defect, not a failure): those are released too", () =>
+    leakCheck(Effect.gen(function*() {
+      const harness = yield* makeHarness()
+      const dying = Layer.effectDiscard(Effect.dieMessage("a bug in a layer")).pipe(Layer.provideMerge(harness.services))
+      yield* Effect.gen(function*() {
+        const exit = yield* Effect.exit(App.run(dying))
+        expect(Exit.isFailure(exit) && String(Cause.squash(exit.cause))).toContain("a bug in a layer")
+        expect(yield* Ref.get(harness.events)).toEqual([...acquired, ...releasedInReverse])
+        expect(harness.emitter.listenerCount("SIGTERM")).toBe(0)
+      }).pipe(Effect.provide(harness.infrastructure))
+    })))
 
   // No leak check here or below: a forced exit leaves the hung finalizer running on purpose; the
   // process dies under it.

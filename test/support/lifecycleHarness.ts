@@ -1,10 +1,12 @@
 // In-process harness for App.run: recorder layers around fake servers and a fake signal source,
 // so tests can trigger each kind of shutdown and read back the order of acquire/release events.
+import { HttpServer } from "@effect/platform"
 import { Deferred, Effect, Layer, Ref } from "effect"
 import { EventEmitter } from "node:events"
-import { AdminServer, PublicServer } from "../../src/App.js"
+import { AdminListener, PublicListener } from "../../src/App.js"
 import * as AppConfig from "../../src/config/AppConfig.js"
-import { ServeError } from "../../src/http/OwnedServer.js"
+import * as DrainingServer from "../../src/http/server/DrainingServer.js"
+import { ServeError } from "../../src/http/server/ServeError.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as ProcessFaults from "../../src/lifecycle/ProcessFaults.js"
 import { ProcessExit } from "../../src/lifecycle/ProcessExit.js"
@@ -28,7 +30,9 @@ export const makeHarness = (options: { readonly budgetMs?: number; readonly hang
         () => Ref.update(events, (all) => [...all, `release ${name}`])
       ))
     // Only the public server can be made to fail: one failing arm must be enough to end the race.
-    const fakeServer = (name: string) => ({
+    const fakeServer = (name: string): DrainingServer.Listener => ({
+      // Serves nothing: the harness races the listeners' failures, it sends no request.
+      server: HttpServer.make({ serve: () => Effect.void, address: { _tag: "TcpAddress", hostname: "127.0.0.1", port: 1 } }),
       name,
       host: "127.0.0.1",
       port: 1,
@@ -42,8 +46,8 @@ export const makeHarness = (options: { readonly budgetMs?: number; readonly hang
 
     const services = ready.pipe(
       Layer.provideMerge(recorder("C")),
-      Layer.provideMerge(Layer.succeed(PublicServer, fakeServer("public"))),
-      Layer.provideMerge(Layer.succeed(AdminServer, fakeServer("admin"))),
+      Layer.provideMerge(Layer.succeed(PublicListener, fakeServer("public"))),
+      Layer.provideMerge(Layer.succeed(AdminListener, fakeServer("admin"))),
       Layer.provideMerge(recorder("B")),
       Layer.provideMerge(hanging),
       Layer.provideMerge(Layer.scoped(Signals.Signals, Signals.make(emitter))),

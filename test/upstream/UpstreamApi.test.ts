@@ -1,17 +1,25 @@
-// The upstream feature's route, served as App.ts serves it (UpstreamFeature.layer on its node client, on the public server).
+// The upstream feature's route, served as App.ts serves it (UpstreamFeature.layer on its node client, its group and handlers on the public listener).
 import { describe, expect, it } from "@effect/vitest"
+import { HttpApiBuilder } from "@effect/platform"
 import { Effect, Layer } from "effect"
+import * as Core from "../../src/http/public/CoreApi.js"
 import * as UpstreamFeature from "../../src/upstream/UpstreamFeature.js"
 import { expectErrors } from "../http/openApiDocument.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
-import { get, startPublic } from "../support/publicServer.js"
+import { get, startServing } from "../support/publicServer.js"
 import { RawConnection } from "../support/RawConnection.js"
 import type { Env } from "../support/testConfig.js"
 import { startUpstream } from "./fakeUpstream.js"
 
+/** The core routes and GET /upstream, as App.ts serves them. */
+const upstreamServed = HttpApiBuilder.api(Core.CoreApi.add(UpstreamFeature.Group)).pipe(
+  Layer.provide(Core.handlers),
+  Layer.provide(UpstreamFeature.handlers)
+)
+
 const startPublicWith = (config: Env) =>
-  startPublic({ features: Layer.provide(UpstreamFeature.layer, UpstreamFeature.HttpClientLive), config })
+  startServing({ features: Layer.provide(UpstreamFeature.layer, UpstreamFeature.HttpClientLive), api: upstreamServed, config })
 
 /** What GET /upstream can answer besides success (DESIGN section 4): 503 when unconfigured, while the
  * breaker is open, when the upstream failed after retries, or when the request's own timeout cut

@@ -10,7 +10,7 @@ import { Cause, Effect, Option } from "effect"
 import type * as NodeEdge from "../../lifecycle/NodeEdge.js"
 import { errorResponse } from "../ErrorResponse.js"
 import { parsesAsUrl } from "../RawAnswer.js"
-import { Api } from "./Api.js"
+import { BaseApi } from "./BaseApi.js"
 import { BadRequest, InternalServerError, NotFound, PayloadTooLarge } from "./ApiErrors.js"
 import * as BoundedBody from "./BoundedBody.js"
 import { describeIssues } from "./IssueMessages.js"
@@ -69,7 +69,7 @@ const clientErrorKinds: Record<ClientError["_tag"], string> = {
 
 /** `gate` is RouteGate.make over the served API; `edge` writes the client-error lines. */
 export const layer = (edge: NodeEdge.Edge, gate: HttpApp.Default<RouteGate.Verdict | HttpServerError.RouteNotFound>) =>
-  HttpApiBuilder.middleware(Api, (httpApp) => {
+  HttpApiBuilder.middleware(BaseApi, (httpApp) => {
     // Typed HttpApp.Default<never>, but framework errors travel in its failures.
     const app = httpApp as HttpApp.Default<unknown>
     const clientError = (request: HttpServerRequest.HttpServerRequest, kind: string, message: string) =>

@@ -26,13 +26,13 @@
  */
 import { HttpServer, type HttpMiddleware } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Context, Deferred, Effect, Exit, FiberSet, Layer, type Scope } from "effect"
+import { Context, Deferred, type Duration, Effect, Exit, FiberSet, Layer, type Scope } from "effect"
 import * as Http from "node:http"
 import { FiberRegistry } from "../../lifecycle/FiberRegistry.js"
 import * as NodeEdge from "../../lifecycle/NodeEdge.js"
 import { Shutdown } from "../../lifecycle/Shutdown.js"
 import { listenBacklog, nodeServerOptions } from "../NodeLimits.js"
-import { MAX_BODY_BYTES } from "../public/PublicApp.js"
+import { MAX_BODY_BYTES } from "../public/ErrorsMiddleware.js"
 import * as Connections from "./Connections.js"
 import { drain } from "./DrainPolicy.js"
 import { attach, type Serving, type Upgrades } from "./NodeEvents.js"
@@ -54,6 +54,9 @@ export interface Options {
   /** The guard every Node callback goes through; made in this scope unless given (tests give
    * one that throws on purpose). */
   readonly edge?: NodeEdge.Edge
+  /** Whoever holds sockets upgraded through this server (the WebSocket hub): told to go away
+   * when the listener closes, bounded by `within`, while the HTTP drain runs. */
+  readonly goAway?: ((within: Duration.Duration) => Effect.Effect<void>) | undefined
 }
 
 /** Options plus the deprecated upgrades hook, for OwnedServer.make only. */
@@ -146,7 +149,7 @@ export const make = (options: LegacyOptions): Effect.Effect<Listener, ServeError
         requests = owned
         serving = yield* ServingApp.make(app, middleware, { ...options, requests: owned, registry, shutdown, edge })
         yield* Effect.addFinalizer(() =>
-          drain({ ...options, goAway: options.upgrades?.goAway, server, connections, requests: owned, shutdown, registry, edge }).pipe(
+          drain({ ...options, goAway: options.goAway ?? options.upgrades?.goAway, server, connections, requests: owned, shutdown, registry, edge }).pipe(
             Effect.ensuring(Effect.sync(() => {
               serving = undefined
             }))

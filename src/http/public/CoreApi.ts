@@ -1,11 +1,14 @@
-// The public HTTP API's core, declared once: health and the sleep stand-in. Handlers live in
-// PublicApp.ts; features declare their own groups in their folders (src/jobs/JobsApi.ts). The
-// OpenAPI document (ApiDocument.ts) and the typed client (HttpApiClient.make(Api)) derive from
-// the declarations: each endpoint declares a summary and the errors it can answer.
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
-import { Schema } from "effect"
-import * as ApiDocument from "./ApiDocument.js"
+// The core groups every service has, declared and handled here: health and the sleep stand-in.
+// Features declare their own groups in their folders (src/jobs/JobsApi.ts); src/App.ts adds all of
+// them to BaseApi. The OpenAPI document (ApiDocument.ts) and the typed client
+// (HttpApiClient.make(App.Api)) derive from the declarations: each endpoint declares a summary
+// and the errors it can answer.
+import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { Effect, Layer, Schema } from "effect"
+import { Shutdown } from "../../lifecycle/Shutdown.js"
 import { Draining, NotReady, Wire } from "./ApiErrors.js"
+import { BaseApi } from "./BaseApi.js"
+import { ReadinessChecks } from "./ReadinessChecks.js"
 
 export const MAX_SLEEP_MS = 600_000
 
@@ -64,20 +67,32 @@ export class Work extends HttpApiGroup.make("work")
   )
 {}
 
-/** What every public route shares: the API's id, its errors and its document. Features add their
- * groups to it (see PublicRoutes); their handlers are built against `PublicApi.add(TheirGroup)`.
- * The errors here are the ones any request can meet whichever route it names (an unknown route,
- * a request-target that is not a URL, a body announced over 1 MiB, a defect): declared on the
- * API so the API encodes them for every request, core or feature. The document lists them once,
- * in its description, and on an operation only where the operation declares them (ApiDocument). */
-export const PublicApi = HttpApi.make("public")
-  .addError(Wire.BadRequest)
-  .addError(Wire.NotFound)
-  .addError(Wire.PayloadTooLarge)
-  .addError(Wire.InternalServerError)
-  .annotate(OpenApi.Title, "owned-service public API")
-  .annotate(OpenApi.Version, "0.1.0")
-  .annotate(OpenApi.Description, ApiDocument.anyRouteAnswers)
+const HealthLive = HttpApiBuilder.group(BaseApi.add(Health), "health", (handlers) =>
+  Effect.gen(function*() {
+    const shutdown = yield* Shutdown
+    const readiness = yield* ReadinessChecks
+    return handlers
+      .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
+      .handle("readyz", () => {
+        if (shutdown.unsafeIsShuttingDown()) return Effect.fail(new Draining({ status: "draining" }))
+        const reason = readiness.unsafeNotReady()
+        return reason === undefined ? Effect.succeed({ status: "ready" as const }) : Effect.fail(new NotReady({ status: "not ready", reason }))
+      })
+  }))
 
-/** The routes every service has; the served API is this plus the groups features contribute. */
-export class Api extends ApiDocument.documented(PublicApi.add(Health).add(Work)) {}
+const WorkLive = HttpApiBuilder.group(BaseApi.add(Work), "work", (handlers) =>
+  handlers.handle("sleep", ({ urlParams: { ms } }) =>
+    Effect.sleep(ms).pipe(
+      Effect.as({ sleptMs: ms }),
+      // Interruption is not an error: observe it (this line proves the handler's finalizers ran).
+      Effect.onInterrupt(() => Effect.logInfo("sleep interrupted").pipe(Effect.annotateLogs({ ms })))
+    )))
+
+/** The core groups' handlers, for HttpApiBuilder.api(App.Api). */
+export const handlers = Layer.mergeAll(HealthLive, WorkLive)
+
+/** The core groups alone (App.Api adds the features' groups): what the core's tests serve. */
+export class CoreApi extends BaseApi.add(Health).add(Work) {}
+
+/** CoreApi with its handlers, as HttpApiBuilder.serve takes it. */
+export const CoreApiLive = HttpApiBuilder.api(CoreApi).pipe(Layer.provide(handlers))
