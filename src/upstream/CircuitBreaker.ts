@@ -8,9 +8,19 @@
  * Every transition (open, half-open, closed) is logged once, by the call that caused it, with
  * the reason (and, on opening, the failure's cause).
  */
-import { Cause, Clock, Data, Effect, Exit, Metric, MetricKey } from "effect"
+import { Cause, Clock, Effect, Exit, Metric, MetricKey, Schema } from "effect"
+import { status } from "../http/public/ApiErrors.js"
 
-export class CircuitOpen extends Data.TaggedError("CircuitOpen")<{ readonly name: string; readonly retryAfterMs: number }> {}
+/** The breaker refused the call: one class from the breaker to the wire (503 there, `{error,
+ * message}` only: `name` and `retryAfterMs` stay in the process, so they are optional to decode). */
+export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", {
+  message: Schema.String,
+  name: Schema.optional(Schema.String),
+  retryAfterMs: Schema.optional(Schema.Number)
+}, status(503)) {
+  static readonly refusing = (name: string, retryAfterMs: number) =>
+    new CircuitOpen({ name, retryAfterMs, message: `the ${name} is failing; not calling it for ${Math.ceil(retryAfterMs / 1000)} s` })
+}
 
 export type BreakerState = "closed" | "open" | "half-open"
 
@@ -108,7 +118,7 @@ export const make = (options: CircuitBreakerOptions): Effect.Effect<CircuitBreak
     const admit = (now: number): [Ticket | CircuitOpen, Transition | undefined] => {
       if (state._tag === "closed") return ["closed", undefined]
       const left = state._tag === "open" ? state.since + options.resetMs - now : state.trialRunning ? 1 : 0
-      if (left > 0) return [new CircuitOpen({ name: options.name, retryAfterMs: Math.max(1, Math.ceil(left)) }), undefined]
+      if (left > 0) return [CircuitOpen.refusing(options.name, Math.max(1, Math.ceil(left))), undefined]
       if (state._tag === "half-open") {
         state = { _tag: "half-open", trialRunning: true } // the last trial was interrupted: no transition
         return ["trial", undefined]

@@ -89,7 +89,7 @@ export const make = Effect.gen(function*() {
   )
 
   const call = Effect.fn("Upstream.call")(function*(method: Method) {
-    if (url === undefined) return yield* new UpstreamNotConfigured()
+    if (url === undefined) return yield* new UpstreamNotConfigured({ message: "UPSTREAM_URL is not set" })
     const once = attempt(method, url)
     const withRetries = idempotent.has(method) ? Effect.retry(once, { schedule: backoff, while: retryable }) : once
     // Only failures of the upstream itself trip the breaker; a 4xx passes through it as an

@@ -4,13 +4,16 @@ import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/
 import { Effect, Schema } from "effect"
 import { BaseApi } from "../http/public/BaseApi.js"
 import { onTheWire, status, Wire } from "../http/public/ApiErrors.js"
+import { CircuitOpen } from "./CircuitBreaker.js"
 import { Upstream } from "./Upstream.js"
+import { UpstreamNotConfigured } from "./UpstreamBody.js"
 
-// The wire errors (each {"error": "<tag>", "message"} with 503); Upstream.ts has the domain ones.
-export class UpstreamNotConfigured
-  extends Schema.TaggedError<UpstreamNotConfigured>()("UpstreamNotConfigured", { message: Schema.String }, status(503))
-{}
-export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", { message: Schema.String }, status(503)) {}
+// The wire errors (each {"error": "<tag>", "message"} with 503): UpstreamNotConfigured and
+// CircuitOpen are the client's own classes; an UpstreamError (its cause stays here) is answered
+// as UpstreamUnavailable.
+export { CircuitOpen } from "./CircuitBreaker.js"
+export { UpstreamNotConfigured } from "./UpstreamBody.js"
+
 export class UpstreamUnavailable
   extends Schema.TaggedError<UpstreamUnavailable>()("UpstreamUnavailable", { message: Schema.String }, status(503))
 {}
@@ -42,11 +45,6 @@ export const UpstreamLive = HttpApiBuilder.group(UpstreamApi, "upstream", (handl
         // A client gone, a request timeout or the shutdown deadline: the call is cut, not awaited.
         Effect.onInterrupt(() => Effect.logInfo("upstream call interrupted")),
         Effect.map((body) => ({ upstream: body })),
-        Effect.catchTags({
-          UpstreamNotConfigured: () => new UpstreamNotConfigured({ message: "UPSTREAM_URL is not set" }),
-          CircuitOpen: ({ retryAfterMs }) =>
-            new CircuitOpen({ message: `the upstream is failing; not calling it for ${Math.ceil(retryAfterMs / 1000)} s` }),
-          UpstreamError: (error) => new UpstreamUnavailable({ message: error.message })
-        })
+        Effect.catchTag("UpstreamError", (error) => new UpstreamUnavailable({ message: error.message }))
       ))
   }))

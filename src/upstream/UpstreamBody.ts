@@ -2,10 +2,14 @@
 // agent takes the socket back for the next call) or stopped at a bound (the request is aborted,
 // the socket closed). A body left unread would keep its socket lent to a call that is over.
 import type { HttpClientResponse } from "@effect/platform"
-import { Data, Effect, Either, Stream } from "effect"
+import { Data, Effect, Either, Schema, Stream } from "effect"
 import * as BoundedJson from "../http/BoundedJson.js"
+import { status } from "../http/public/ApiErrors.js"
 
-export class UpstreamNotConfigured extends Data.TaggedError("UpstreamNotConfigured")<{}> {}
+/** UPSTREAM_URL is unset: one class from the client to the wire (503 there). */
+export class UpstreamNotConfigured
+  extends Schema.TaggedError<UpstreamNotConfigured>()("UpstreamNotConfigured", { message: Schema.String }, status(503))
+{}
 
 const messages = {
   Timeout: "the upstream did not answer in time",
