@@ -13,11 +13,12 @@ import * as WebSocketConfig from "../../src/websocket/WebSocketConfig.js"
 import * as WebSocketFeature from "../../src/websocket/WebSocketFeature.js"
 import { captureLogs, type CapturedLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
-import { startPublic } from "../support/publicServer.js"
+import { startServing } from "../support/publicServer.js"
 import { waitFor } from "../support/spawnService.js"
 import * as TestConfig from "../support/testConfig.js"
 import { type Client, connect } from "./wsClients.js"
 import { frame, Opcode, rawSocket } from "./wsFrames.js"
+import { wsServed } from "./wsServed.js"
 
 /** A real edge whose guard throws once, inside the guarded callback, for each place armed. */
 const plantedEdge = Effect.map(NodeEdge.make, (edge) => {
@@ -56,7 +57,7 @@ const sessionClosed = (logs: CapturedLogs, code: number) =>
 const withHub = (config: TestConfig.Env = {}) =>
   Effect.gen(function*() {
     const { arm, edge } = yield* plantedEdge
-    const { port } = yield* startPublic({ features: WebSocketFeature.layerWith(Hub.layerWith(edge)), config })
+    const { port } = yield* startServing({ features: WebSocketFeature.layerWith(Hub.layerWith(edge)), api: wsServed, config })
     return { port, arm }
   })
 

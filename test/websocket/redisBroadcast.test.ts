@@ -11,10 +11,11 @@ import * as WebSocketFeature from "../../src/websocket/WebSocketFeature.js"
 import { captureLogs, type CapturedLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { parsePrometheus, valueOf } from "../support/parsePrometheus.js"
-import { startPublic } from "../support/publicServer.js"
+import { startServing } from "../support/publicServer.js"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
 import { redisServerProblem, requireOrSkip, SHARED_REDIS, sharedRedisProblem, startOwnRedis } from "./redisServer.js"
 import { type Client, connect } from "./wsClients.js"
+import { wsServed } from "./wsServed.js"
 
 const sharedRedis = requireOrSkip(`Redis is needed at ${SHARED_REDIS.host}:${SHARED_REDIS.port}`, await sharedRedisProblem())
 const ownRedis = requireOrSkip("redis-server is needed on PATH", await redisServerProblem())
@@ -110,8 +111,8 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
     return Effect.gen(function*() {
       const redis = yield* promise(() => startOwnRedis())
       const config = { REDIS_URL: redis.url.href }
-      const a = yield* startPublic({ features: WebSocketFeature.layer, config })
-      const b = yield* startPublic({ features: WebSocketFeature.layer, config })
+      const a = yield* startServing({ features: WebSocketFeature.layer, api: wsServed, config })
+      const b = yield* startServing({ features: WebSocketFeature.layer, api: wsServed, config })
       yield* waitForCount(logs, "broadcast link up", 2)
       const [a1, a2, b1] = yield* promise(() => Promise.all([connect(a.port), connect(a.port), connect(b.port)]))
       const nonce = crypto.randomUUID()
@@ -156,7 +157,7 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
     return Effect.gen(function*() {
       const redis = yield* promise(() => startOwnRedis())
       yield* leakCheck(Effect.gen(function*() {
-        const { port } = yield* startPublic({ features: WebSocketFeature.layer, config: { REDIS_URL: redis.url.href } })
+        const { port } = yield* startServing({ features: WebSocketFeature.layer, api: wsServed, config: { REDIS_URL: redis.url.href } })
         yield* waitForCount(logs, "broadcast link up", 1)
         const client = yield* promise(() => connect(port))
         broadcast(client, "hello")
@@ -178,7 +179,7 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
       const redis = yield* promise(() => startOwnRedis())
       const started = Date.now()
       yield* leakCheck(Effect.gen(function*() {
-        yield* startPublic({ features: WebSocketFeature.layer, config: { REDIS_URL: redis.url.href } })
+        yield* startServing({ features: WebSocketFeature.layer, api: wsServed, config: { REDIS_URL: redis.url.href } })
         yield* waitForCount(logs, "broadcast link up", 1)
         redis.freeze()
       }))
@@ -195,7 +196,7 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
     const logs = captureLogs()
     return Effect.gen(function*() {
       const redis = yield* promise(() => startOwnRedis())
-      const { port } = yield* startPublic({ features: WebSocketFeature.layer, config: { REDIS_URL: redis.url.href } })
+      const { port } = yield* startServing({ features: WebSocketFeature.layer, api: wsServed, config: { REDIS_URL: redis.url.href } })
       yield* waitForCount(logs, "broadcast link up", 1)
       const client = yield* promise(() => connect(port))
       const publisher = yield* Effect.acquireRelease(
@@ -227,14 +228,14 @@ describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (sto
     return Effect.gen(function*() {
       const redis = yield* promise(() => startOwnRedis())
       yield* promise(() => redis.stop())
-      const a = yield* startPublic({ features: WebSocketFeature.layer, config: { REDIS_URL: redis.url.href } })
+      const a = yield* startServing({ features: WebSocketFeature.layer, api: wsServed, config: { REDIS_URL: redis.url.href } })
       yield* waitForCount(logs, "broadcast link down", 1)
       const a1 = yield* promise(() => connect(a.port))
       broadcast(a1, "local")
       expect(yield* promise(() => a1.next(3_000))).toEqual({ type: "broadcast", data: "local" })
       yield* promise(() => redis.start())
       yield* waitForCount(logs, "broadcast link up", 1)
-      const b = yield* startPublic({ features: WebSocketFeature.layer, config: { REDIS_URL: redis.url.href } })
+      const b = yield* startServing({ features: WebSocketFeature.layer, api: wsServed, config: { REDIS_URL: redis.url.href } })
       yield* waitForCount(logs, "broadcast link up", 2)
       const b1 = yield* promise(() => connect(b.port))
       broadcast(a1, "across")
