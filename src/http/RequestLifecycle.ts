@@ -48,6 +48,10 @@ const clientGone = (request: HttpServerRequest.HttpServerRequest) => NodeHttpSer
 
 const respondToFailure = (timeoutMs: number, request: HttpServerRequest.HttpServerRequest) =>
 (cause: Cause.Cause<unknown>): Effect.Effect<HttpServerResponse.HttpServerResponse> => {
+  // A route that took an upgrade and then failed leaves a socket nobody will answer (the answer
+  // below is not written on a taken socket): close it, so the failure costs that socket only.
+  const upgraded = NodeHttpServerRequest.toIncomingMessage(request)
+  if (Upgrade.wasTaken(upgraded)) Upgrade.socketOf(upgraded)?.destroy()
   if (Cause.isInterruptedOnly(cause)) {
     if (clientGone(request)) {
       // Nobody will read it: an empty 499 (no body, so nothing waits on a dead socket).

@@ -21,7 +21,7 @@ import * as NodeEdge from "../lifecycle/NodeEdge.js"
 import * as Shutdown from "../lifecycle/Shutdown.js"
 import * as HttpMetrics from "./HttpMetrics.js"
 
-/** The phases OwnedServer and ShutdownRunner run in every shutdown (interrupt: only at the deadline). */
+/** The phases DrainingServer and ShutdownRunner run in every shutdown (interrupt: only at the deadline). */
 export const CORE_SHUTDOWN_PHASES = ["drain-delay", "close-listener", "drain", "interrupt", "release"] as const
 
 /** The client-error kinds of the public API's own refusals (ErrorsMiddleware). */

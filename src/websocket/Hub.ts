@@ -20,13 +20,21 @@ import type { Duplex } from "node:stream"
 import { type WebSocket, WebSocketServer } from "ws"
 import { reveal } from "../config/env.js"
 import { WebSocketConfig } from "./WebSocketConfig.js"
-import type { Upgrades } from "../http/OwnedServer.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import * as NodeEdge from "../lifecycle/NodeEdge.js"
 import * as Heartbeat from "./Heartbeat.js"
 import * as RedisBroadcast from "./RedisBroadcast.js"
 import * as Session from "./Session.js"
 import { CloseCode, type Peers, type SessionHandle } from "./Session.js"
+
+/** The hub's door: GET /ws's route hands it each upgrade it takes (WebSocketFeature.upgrade), and
+ * the public server's drain tells its sessions to go away (DrainingServer.Options.goAway). */
+export interface Upgrades {
+  /** Takes the upgrade if it serves this path (never throws); false: the caller closes the socket. */
+  readonly handle: (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => boolean
+  /** Tells every session to go away and waits for them at most `within`, then cuts the rest. */
+  readonly goAway: (within: Duration.Duration) => Effect.Effect<void>
+}
 
 export class Hub extends Context.Tag("app/Hub")<Hub, {
   /** `handle(request, socket, head)` for one upgrade (never throws), `goAway(within)` for the drain. */

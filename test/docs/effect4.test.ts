@@ -2,8 +2,8 @@
 // just before "Scripts". It must name the published v4 versions it was checked against, and the 3.x
 // versions and Node range we pin (read from package.json, so an upgrade that forgets the section fails
 // here). It must hold no ts block (another test typechecks those). Its module table must have exactly
-// one row per module in src/lifecycle/ and at the top level of src/http/. So a new core module without
-// a v4 mapping fails here, and so does a row for a module that is gone.
+// one row per module in src/lifecycle/, at the top level of src/http/ and in src/http/server/. So a
+// new core module without a v4 mapping fails here, and so does a row for a module that is gone.
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { describe, expect, it } from "vitest"
@@ -81,9 +81,9 @@ describe("README: Effect 4", () => {
     expect(effect4Text).not.toMatch(/```(ts|typescript|tsx)\b/)
   })
 
-  it("maps every module in src/lifecycle/ and at the top level of src/http/ to v4, and no module that is gone", () => {
+  it("maps every module in src/lifecycle/, at the top level of src/http/ and in src/http/server/ to v4, and no module that is gone", () => {
     const rows = moduleRows("Our modules on v4")
-    const modules = [...modulesIn("src/lifecycle"), ...modulesIn("src/http")].sort()
+    const modules = [...modulesIn("src/lifecycle"), ...modulesIn("src/http"), ...modulesIn("src/http/server")].sort()
     expect(rows.map((row) => row.path).sort()).toEqual(modules)
     for (const row of rows) {
       expect(row.cells, row.path).toHaveLength(2)

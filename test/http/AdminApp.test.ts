@@ -1,16 +1,16 @@
-// The admin routes on a real OwnedServer over a real socket: methods, OPTIONS, request-targets
+// The admin routes on a real draining server over a real socket: methods, OPTIONS, request-targets
 // that are not URLs, and how refusals are logged.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import * as AppConfig from "../../src/config/AppConfig.js"
 import * as AdminApp from "../../src/http/admin/AdminApp.js"
-import * as OwnedServer from "../../src/http/OwnedServer.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as Shutdown from "../../src/lifecycle/Shutdown.js"
 import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { RawConnection } from "../support/RawConnection.js"
+import { servedListener } from "../support/servedListener.js"
 import * as TestConfig from "../support/testConfig.js"
 
 const TOKEN = "admin-secret-token"
@@ -24,7 +24,7 @@ const startAdmin = (token: string | undefined, budgetMs = 2_000, config: TestCon
       Effect.provideService(Shutdown.Shutdown, shutdown),
       Effect.provideService(FiberRegistry.FiberRegistry, registry)
     )
-    const server = yield* OwnedServer.make({ name: "admin", host: "127.0.0.1", port: 0, drainDelayMs: 0, requestTimeoutMs: 5_000 }, app).pipe(
+    const server = yield* servedListener({ name: "admin", host: "127.0.0.1", port: 0, drainDelayMs: 0, requestTimeoutMs: 5_000 }, app).pipe(
       Effect.provideService(Shutdown.Shutdown, shutdown),
       Effect.provideService(FiberRegistry.FiberRegistry, registry),
       Effect.provide(TestConfig.withEnv(AppConfig.layer, config))

@@ -1,11 +1,11 @@
-// OwnedServer against real sockets: request timeouts, client aborts, defects, and the drain
-// (idle and silent sockets, requests racing the closed listener, the deadline).
+// The draining server (src/http/server) against real sockets: request timeouts, client aborts,
+// defects, and the drain (idle and silent sockets, requests racing the closed listener, the deadline).
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect } from "effect"
 import { nextResponse, type ServerHarness, socketClosed, within, withServer, type LogLine } from "../support/inProcessServer.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import type { RawConnection } from "../support/RawConnection.js"
-import { SLOW_HEADERS_GRACE_MS } from "../../src/http/OwnedServer.js"
+import { SLOW_HEADERS_GRACE_MS } from "../../src/http/server/DrainPolicy.js"
 
 // Bounds here are in seconds, against a budget several times longer (a loaded machine is slow,
 // and a drain that waits for its deadline is still told apart): 3 s against 10 s.
@@ -35,7 +35,7 @@ const drainedCleanly = (options: {
     expect(options.registry.size()).toBe(0)
   })
 
-describe("OwnedServer", () => {
+describe("DrainingServer against real sockets", () => {
   it.live("a handler past requestTimeoutMs is interrupted and answered 503 RequestTimeout", () =>
     leakCheck(withServer({ budgetMs: 10_000, requestTimeoutMs: 1_000 }, ({ beginShutdown, connect, probes, registry, waitForLine }) =>
       Effect.gen(function*() {

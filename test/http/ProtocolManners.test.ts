@@ -1,11 +1,11 @@
 // What the server answers for requests Node accepts but the app cannot use, before the app (or
-// the upgrades handler) sees them: request-targets that are not URLs, upgrades nobody takes, bytes
-// Node's parser rejects. Real sockets on 127.0.0.1:0.
+// the route that takes upgrades) sees them: request-targets that are not URLs, upgrades nobody
+// takes, bytes Node's parser rejects. Real sockets on 127.0.0.1:0.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { leakCheck } from "../support/LeakCheck.js"
 import type { RawConnection } from "../support/RawConnection.js"
-import { holdingUpgrades, readAll, stillServes, withEdgeServer } from "./edgeHarness.js"
+import { readAll, stillServes, withEdgeServer } from "./edgeHarness.js"
 
 const TEST_TIMEOUT = 20_000
 const response = (connection: RawConnection) => Effect.promise(() => connection.nextResponse())
@@ -37,12 +37,11 @@ describe("request-targets that are not URLs", () => {
         }))), TEST_TIMEOUT)
   }
 
-  it.live("the same target on an upgrade request -> 400; the upgrades handler never sees it", () =>
+  it.live("the same target on an upgrade request -> 400; the route that takes upgrades never sees it", () =>
     leakCheck(withEdgeServer({
-      upgrades: holdingUpgrades((request) => {
+      takeUpgrade: (request) => {
         new URL(request.url ?? "/", "http://x") // the hub does this: it must never get a bad target
-        return false
-      })
+      }
     }, (harness) =>
       Effect.gen(function*() {
         const c = yield* harness.connect
@@ -57,7 +56,7 @@ describe("request-targets that are not URLs", () => {
 
 describe("Connection: Upgrade that nobody upgrades is a plain request", () => {
   it.live("h2c (curl --http2) on /ok -> 200, and the keep-alive socket serves the next request", () =>
-    leakCheck(withEdgeServer({ upgrades: holdingUpgrades() }, (harness) =>
+    leakCheck(withEdgeServer({}, (harness) =>
       Effect.gen(function*() {
         const c = yield* harness.connect
         c.write(
@@ -71,8 +70,8 @@ describe("Connection: Upgrade that nobody upgrades is a plain request", () => {
         yield* yield* harness.beginShutdown
       }))), TEST_TIMEOUT)
 
-  it.live("a WebSocket handshake on a path the handler does not take -> that route's answer (404), not a refusal", () =>
-    leakCheck(withEdgeServer({ upgrades: holdingUpgrades() }, (harness) =>
+  it.live("a WebSocket handshake on a path no route takes -> that route's answer (404), not a refusal", () =>
+    leakCheck(withEdgeServer({}, (harness) =>
       Effect.gen(function*() {
         const c = yield* harness.connect
         c.write("GET /elsewhere HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n")
@@ -83,7 +82,7 @@ describe("Connection: Upgrade that nobody upgrades is a plain request", () => {
       }))), TEST_TIMEOUT)
 
   it.live("an upgrade request with a body: the body reaches the app", () =>
-    leakCheck(withEdgeServer({ upgrades: holdingUpgrades() }, (harness) =>
+    leakCheck(withEdgeServer({}, (harness) =>
       Effect.gen(function*() {
         const c = yield* harness.connect
         c.write("POST /body HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 5\r\n\r\nhello")
@@ -93,11 +92,12 @@ describe("Connection: Upgrade that nobody upgrades is a plain request", () => {
         yield* yield* harness.beginShutdown
       }))), TEST_TIMEOUT)
 
-  it.live("the handler still takes its own path", () =>
-    leakCheck(withEdgeServer({ upgrades: holdingUpgrades() }, (harness) =>
+  it.live("the route still takes its own path", () =>
+    leakCheck(withEdgeServer({}, (harness) =>
       Effect.gen(function*() {
         const c = yield* harness.connect
-        c.write("GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n")
+        // A WebSocket handshake: the only upgrade the server offers to a route.
+        c.write("GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
         yield* Effect.promise(() =>
           new Promise<void>((resolve) => c.socket.once("data", (chunk) => chunk.toString().startsWith("HTTP/1.1 101") && resolve()))
         )

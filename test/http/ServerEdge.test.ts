@@ -1,12 +1,13 @@
-// Every callback Node calls into OwnedServer goes through the edge guard. Each case plants a throw
-// at one entry point (a faulty NodeEdge, or a throwing upgrades handler) and proves that only the
-// one request or socket it was serving pays, the throw is logged once at warn with its cause, and
-// the server still serves other clients and drains cleanly.
+// Every callback Node calls into the draining server goes through the edge guard. Each case plants
+// a throw at one entry point (a faulty NodeEdge) and proves that only the one request or socket it
+// was serving pays, the throw is logged once at warn with its cause, and the server still serves
+// other clients and drains cleanly. A throw in the route that took an upgrade is that request's
+// defect: its socket is closed, the defect logged with its cause, and the next client served.
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect } from "effect"
 import { leakCheck } from "../support/LeakCheck.js"
 import type { RawConnection } from "../support/RawConnection.js"
-import { type EdgeHarness, holdingUpgrades, readAll, stillServes, withEdgeServer, within } from "./edgeHarness.js"
+import { type EdgeHarness, readAll, stillServes, withEdgeServer, within } from "./edgeHarness.js"
 
 const TEST_TIMEOUT = 20_000
 
@@ -121,10 +122,10 @@ const drainsCleanly = (harness: EdgeHarness) =>
     expect(harness.registry.size()).toBe(0)
   })
 
-describe("OwnedServer: a throw in any Node callback fails one request or socket", () => {
+describe("DrainingServer: a throw in any Node callback fails one request or socket", () => {
   for (const { options, victim, where } of beforeShutdown) {
     it.live(`${where}: only its client pays; the server serves the next one`, () =>
-      leakCheck(withEdgeServer({ faultAt: where, upgrades: holdingUpgrades(), ...options }, (harness) =>
+      leakCheck(withEdgeServer({ faultAt: where, ...options }, (harness) =>
         Effect.gen(function*() {
           yield* victim(harness)
           expect(harness.faultFired()).toBe(true)
@@ -134,16 +135,17 @@ describe("OwnedServer: a throw in any Node callback fails one request or socket"
         }))), TEST_TIMEOUT)
   }
 
-  it.live("an upgrades handler that throws: that socket is closed, the server serves the next client", () =>
+  it.live("a route that throws after taking the upgrade: that socket is closed, the server serves the next client", () =>
     leakCheck(withEdgeServer({
-      upgrades: holdingUpgrades(() => {
+      takeUpgrade: () => {
         throw new Error("the hub has a bug")
-      })
+      }
     }, (harness) =>
       Effect.gen(function*() {
         const c = yield* harness.connect
         expect(yield* cutOff(c, "GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")).toBe("")
-        const line = yield* harness.waitForLine((line) => line.message === "upgrade threw; failing only what it was serving")
+        // A defect of that request (the route runs in its fiber), logged with its cause.
+        const line = yield* harness.waitForLine((line) => line.message === "request failed with a defect")
         expect(String(line.cause)).toContain("the hub has a bug")
         expect(yield* stillServes(harness)).toBe(200)
         yield* drainsCleanly(harness)

@@ -1,12 +1,14 @@
-// A real OwnedServer on 127.0.0.1:0 for the server-edge tests: a probe app that reads bodies the
-// way the public API does (1 MiB cap), an optional upgrades handler, and an optional faulty edge
-// (a NodeEdge whose guard throws once, on purpose, at one named entry point).
+// A real draining server on 127.0.0.1:0 for the server-edge tests: a probe app that reads bodies
+// the way the public API does (1 MiB cap) and serves GET /ws as a route that takes the upgrade
+// (what it does with the socket is the test's to choose), and an optional faulty edge (a NodeEdge
+// whose guard throws once, on purpose, at one named entry point).
 import { HttpIncomingMessage, HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Deferred, Duration, Effect, Exit, Fiber, Option, Scope } from "effect"
 import type * as Http from "node:http"
 import type { Duplex } from "node:stream"
-import * as OwnedServer from "../../src/http/OwnedServer.js"
 import { MAX_BODY_BYTES } from "../../src/http/public/ErrorsMiddleware.js"
+import type * as DrainingServer from "../../src/http/server/DrainingServer.js"
+import * as Upgrade from "../../src/http/server/Upgrade.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as NodeEdge from "../../src/lifecycle/NodeEdge.js"
 import * as Shutdown from "../../src/lifecycle/Shutdown.js"
@@ -14,6 +16,7 @@ import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
 import { captureLogs, type LogLine } from "../support/captureLogs.js"
 import { within } from "../support/inProcessServer.js"
 import { RawConnection } from "../support/RawConnection.js"
+import { servedListener } from "../support/servedListener.js"
 
 export { within }
 
@@ -41,7 +44,18 @@ export interface EdgeProbes {
   readonly seen: Array<string>
 }
 
-const probeApp = (probes: EdgeProbes) =>
+/** What GET /ws does with the upgrade it took: the raw request and its socket, which it now owns. */
+export type TakeUpgrade = (request: Http.IncomingMessage, socket: Duplex) => void
+
+/** Answers 101 and holds the socket, as a session would: reads (and drops) what the peer sends,
+ * and closes when it does. */
+export const holdUpgrade: TakeUpgrade = (_, socket) => {
+  socket.write("HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n")
+  socket.resume()
+  socket.once("end", () => socket.end())
+}
+
+const probeApp = (probes: EdgeProbes, takeUpgrade: TakeUpgrade) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     probes.seen.push(request.url)
@@ -50,6 +64,14 @@ const probeApp = (probes: EdgeProbes) =>
     switch (path) {
       case "/ok":
         return HttpServerResponse.unsafeJson({ ok: true })
+      // GET /ws: a route that takes the upgrade the server offered and answers on the socket
+      // itself (as the WebSocket feature's does); a throw in `takeUpgrade` is this request's defect.
+      case "/ws": {
+        const taken = Upgrade.take(request)
+        if (request.method !== "GET" || Option.isNone(taken)) break
+        yield* Effect.sync(() => takeUpgrade(taken.value.request, taken.value.socket))
+        return HttpServerResponse.empty()
+      }
       case "/hold":
         yield* Deferred.succeed(probes.started, undefined)
         yield* Deferred.await(probes.release)
@@ -63,9 +85,8 @@ const probeApp = (probes: EdgeProbes) =>
           { status: tooLarge ? 413 : 400 }
         )
       }
-      default:
-        return HttpServerResponse.unsafeJson({ error: "NotFound", message: "no such route" }, { status: 404 })
     }
+    return HttpServerResponse.unsafeJson({ error: "NotFound", message: "no such route" }, { status: 404 })
   }).pipe(HttpIncomingMessage.withMaxBodySize(Option.some(MAX_BODY_BYTES)))
 
 export interface EdgeOptions {
@@ -73,11 +94,12 @@ export interface EdgeOptions {
   readonly requestTimeoutMs?: number
   /** Name of the entry point whose guard throws once. */
   readonly faultAt?: string
-  readonly upgrades?: OwnedServer.Upgrades
+  /** What GET /ws does with the upgrade it took; default `holdUpgrade`. */
+  readonly takeUpgrade?: TakeUpgrade
 }
 
 export interface EdgeHarness {
-  readonly server: OwnedServer.RunningServer
+  readonly server: DrainingServer.Listener
   readonly port: number
   readonly shutdown: Shutdown.Shutdown["Type"]
   readonly registry: FiberRegistry.FiberRegistry["Type"]
@@ -91,23 +113,10 @@ export interface EdgeHarness {
   readonly beginShutdown: Effect.Effect<Effect.Effect<number, Error>>
 }
 
-/** An upgrades handler that takes /ws by answering 101 and holding the socket, for the tests. */
-export const holdingUpgrades = (handle?: (request: Http.IncomingMessage, socket: Duplex) => boolean): OwnedServer.Upgrades => ({
-  handle: handle ?? ((request, socket) => {
-    if (request.url !== "/ws") return false
-    socket.write("HTTP/1.1 101 Switching Protocols\r\nupgrade: test\r\nconnection: Upgrade\r\n\r\n")
-    // Reads (and drops) what the peer sends, and closes when it does, as a real session would.
-    socket.resume()
-    socket.once("end", () => socket.end())
-    return true
-  }),
-  goAway: () => Effect.void
-})
-
 export const withEdgeServer = <A, E>(
   options: EdgeOptions,
   body: (harness: EdgeHarness) => Effect.Effect<A, E, Scope.Scope>
-): Effect.Effect<A, E | OwnedServer.ServeError, Scope.Scope> => {
+): Effect.Effect<A, E | DrainingServer.ServeError, Scope.Scope> => {
   const logs = captureLogs()
   const budgetMs = options.budgetMs ?? 5_000
   return Effect.gen(function*() {
@@ -120,15 +129,14 @@ export const withEdgeServer = <A, E>(
       Fiber.join(closing).pipe(Effect.map(([took]) => Duration.toMillis(took)), within(budgetMs + 5_000, "the server scope to close")))
     yield* Effect.addFinalizer(() => Deferred.succeed(probes.release, undefined).pipe(Effect.zipRight(Effect.flatten(close)), Effect.ignore))
     const server = yield* Scope.extend(
-      OwnedServer.make({
+      servedListener({
         name: "public",
         host: "127.0.0.1",
         port: 0,
         drainDelayMs: 0,
         requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
-        edge,
-        ...(options.upgrades === undefined ? {} : { upgrades: options.upgrades })
-      }, probeApp(probes)),
+        edge
+      }, probeApp(probes, options.takeUpgrade ?? holdUpgrade)),
       scope
     ).pipe(Effect.provideService(Shutdown.Shutdown, shutdown), Effect.provideService(FiberRegistry.FiberRegistry, registry))
     return yield* body({

@@ -137,7 +137,7 @@ describe("jobs routes", () => {
       const big = JSON.stringify({ ms: 1, payload: "x".repeat(1024 * 1024) })
       const announced = yield* post(`${baseUrl}/jobs`, big)
       expect(announced).toMatchObject({ status: 413, body: { error: "PayloadTooLarge" } })
-      // Without Content-Length the limit is found while reading; the server (OwnedServer) keeps
+      // Without Content-Length the limit is found while reading; the server (DrainingServer) keeps
       // the socket, discards the rest and the client reads the 413 (issue 16).
       const streamed = yield* post(`${baseUrl}/jobs`, new Blob([big]).stream())
       expect(streamed).toMatchObject({ status: 413, body: { error: "PayloadTooLarge" } })

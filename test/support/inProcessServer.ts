@@ -1,14 +1,15 @@
-// A real OwnedServer on 127.0.0.1:0 running a tiny probe app, for drain tests. The test owns the
+// A real draining server on 127.0.0.1:0 running a tiny probe app, for drain tests. The test owns the
 // server's Scope (closing it is the drain), the Shutdown latch and the FiberRegistry, and reads
 // the JSON log lines as they are written (so it can wait on a line instead of sleeping).
 import { HttpServerRequest, HttpServerResponse } from "@effect/platform"
 import { Deferred, Duration, Effect, Exit, Fiber, Scope } from "effect"
-import * as OwnedServer from "../../src/http/OwnedServer.js"
+import type * as DrainingServer from "../../src/http/server/DrainingServer.js"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as Shutdown from "../../src/lifecycle/Shutdown.js"
 import { ShutdownReason } from "../../src/lifecycle/ShutdownReason.js"
 import { captureLogs, type LogLine } from "./captureLogs.js"
 import { RawConnection, type RawResponse } from "./RawConnection.js"
+import { servedListener } from "./servedListener.js"
 
 export type { LogLine }
 
@@ -22,7 +23,7 @@ export interface Probes {
 }
 
 export interface ServerHarness {
-  readonly server: OwnedServer.RunningServer
+  readonly server: DrainingServer.Listener
   readonly shutdown: Shutdown.Shutdown["Type"]
   readonly registry: FiberRegistry.FiberRegistry["Type"]
   readonly probes: Probes
@@ -74,7 +75,7 @@ export interface HarnessOptions {
 export const withServer = <A, E>(
   options: HarnessOptions,
   body: (harness: ServerHarness) => Effect.Effect<A, E, Scope.Scope>
-): Effect.Effect<A, E | OwnedServer.ServeError, Scope.Scope> => {
+): Effect.Effect<A, E | DrainingServer.ServeError, Scope.Scope> => {
   const logs = captureLogs()
   return Effect.gen(function*() {
     const shutdown = yield* Shutdown.make(options.budgetMs)
@@ -97,7 +98,7 @@ export const withServer = <A, E>(
       Deferred.succeed(probes.release, undefined).pipe(Effect.zipRight(Effect.flatten(close)), Effect.ignore)
     )
     const server = yield* Scope.extend(
-      OwnedServer.make({
+      servedListener({
         name: "public",
         host: "127.0.0.1",
         port: 0,

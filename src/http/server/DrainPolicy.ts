@@ -42,7 +42,8 @@ export interface DrainInput {
   readonly shutdown: Shutdown["Type"]
   readonly registry: FiberRegistry["Type"]
   readonly edge: Edge
-  /** Deprecated upgrades hook (OwnedServer.Upgrades): told to go away while the HTTP drain runs. */
+  /** Whoever holds the upgraded sockets (DrainingServer.Options.goAway): told to go away while
+   * the HTTP drain runs. */
   readonly goAway?: ((within: Duration.Duration) => Effect.Effect<void>) | undefined
 }
 

@@ -35,7 +35,7 @@ import { listenBacklog, nodeServerOptions } from "../NodeLimits.js"
 import { MAX_BODY_BYTES } from "../public/ErrorsMiddleware.js"
 import * as Connections from "./Connections.js"
 import { drain } from "./DrainPolicy.js"
-import { attach, type Serving, type Upgrades } from "./NodeEvents.js"
+import { attach, type Serving } from "./NodeEvents.js"
 import { ServeError } from "./ServeError.js"
 import * as ServingApp from "./Serving.js"
 
@@ -57,12 +57,6 @@ export interface Options {
   /** Whoever holds sockets upgraded through this server (the WebSocket hub): told to go away
    * when the listener closes, bounded by `within`, while the HTTP drain runs. */
   readonly goAway?: ((within: Duration.Duration) => Effect.Effect<void>) | undefined
-}
-
-/** Options plus the deprecated upgrades hook, for OwnedServer.make only. */
-export interface LegacyOptions extends Options {
-  /** @deprecated a route takes the upgrade (server/Upgrade.ts). */
-  readonly upgrades?: Upgrades
 }
 
 export interface Stats {
@@ -93,7 +87,7 @@ export const Listener = Context.GenericTag<Listener>("app/DrainingServer/Listene
 
 // Effect.gen, not Effect.fn: a span here would be the parent of every line the edge and the
 // shutdown fiber log for the server's whole life (JsonLogger prints the current span's ids).
-export const make = (options: LegacyOptions): Effect.Effect<Listener, ServeError, Scope.Scope | Shutdown | FiberRegistry> =>
+export const make = (options: Options): Effect.Effect<Listener, ServeError, Scope.Scope | Shutdown | FiberRegistry> =>
   Effect.gen(function*() {
     const shutdown = yield* Shutdown
     const registry = yield* FiberRegistry
@@ -109,8 +103,7 @@ export const make = (options: LegacyOptions): Effect.Effect<Listener, ServeError
       edge,
       shutdown,
       maxBodyBytes: options.maxBodyBytes ?? MAX_BODY_BYTES,
-      serving: () => serving,
-      upgrades: options.upgrades
+      serving: () => serving
     })
 
     const listen = Effect.async<void, ServeError>((resume) => {
@@ -149,7 +142,7 @@ export const make = (options: LegacyOptions): Effect.Effect<Listener, ServeError
         requests = owned
         serving = yield* ServingApp.make(app, middleware, { ...options, requests: owned, registry, shutdown, edge })
         yield* Effect.addFinalizer(() =>
-          drain({ ...options, goAway: options.goAway ?? options.upgrades?.goAway, server, connections, requests: owned, shutdown, registry, edge }).pipe(
+          drain({ ...options, server, connections, requests: owned, shutdown, registry, edge }).pipe(
             Effect.ensuring(Effect.sync(() => {
               serving = undefined
             }))
@@ -178,9 +171,8 @@ export const layer = (options: Options) => layerAs(Listener, options)
  * public): give each serve layer its own server, e.g.
  *   HttpServer.serve(adminApp).pipe(Layer.provideMerge(DrainingServer.layerAs(AdminServer, adminOptions)))
  * The serve layer is released first (the drain), then this one (the backstop).
- * `upgrades` (deprecated) is accepted only until the WebSocket feature serves /ws as a route.
  */
-export const layerAs = <I>(tag: Context.Tag<I, Listener>, options: LegacyOptions) =>
+export const layerAs = <I>(tag: Context.Tag<I, Listener>, options: Options) =>
   Layer.merge(
     Layer.scopedContext(Effect.map(make(options), (listener) =>
       Context.make(tag, listener).pipe(Context.add(HttpServer.HttpServer, listener.server)))),

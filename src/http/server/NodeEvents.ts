@@ -8,7 +8,6 @@
  * Owns: the listeners it adds (they go with the http.Server).
  * Does not own: the sockets (Connections), the app (Serving).
  */
-import type { Duration, Effect } from "effect"
 import type * as Http from "node:http"
 import type * as Net from "node:net"
 import type { Duplex } from "node:stream"
@@ -25,16 +24,6 @@ import { answer, badTarget, failRequest, shuttingDown, tooLarge } from "./Refusa
 export interface Serving {
   readonly request: (request: Http.IncomingMessage, response: Http.ServerResponse) => void
   readonly upgrade: (request: Http.IncomingMessage, socket: Duplex, head: Buffer, connection: Connection | undefined) => void
-}
-
-/** @deprecated upgrades are routes now (server/Upgrade.ts); kept for OwnedServer.make until
- * the WebSocket feature serves /ws as a route. */
-export interface Upgrades {
-  /** Takes the upgrade if it serves this path; false serves the request as a plain one. */
-  readonly handle: (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => boolean
-  /** When the listener closes: tell every upgraded peer to go away and wait for them at most
-   * `within`, then cut the rest. The HTTP drain runs meanwhile. */
-  readonly goAway: (within: Duration.Duration) => Effect.Effect<void>
 }
 
 const notServing: Refusal = {
@@ -56,7 +45,6 @@ export interface EventsInput {
   readonly shutdown: Shutdown["Type"]
   readonly maxBodyBytes: number
   readonly serving: () => Serving | undefined
-  readonly upgrades?: Upgrades | undefined
 }
 
 export const attach = (input: EventsInput) => {
@@ -105,13 +93,11 @@ export const attach = (input: EventsInput) => {
   server.on("upgrade", edge.guard("upgrade", (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (!targetIsUrl(request.url)) return serveAsPlainRequest(server, request, socket, head)
     if (!connections.unsafeAccepting() || shutdown.unsafeIsShuttingDown()) return answerRaw(socket, shuttingDown, edge)
+    const serving = input.serving()
+    if (serving === undefined || !isWebSocket(request)) return serveAsPlainRequest(server, request, socket, head)
     const connection = connections.get(socket)
     if (connection !== undefined) connection.upgraded = true
-    if (input.upgrades !== undefined && input.upgrades.handle(request, socket, head)) return
-    const serving = input.serving()
-    if (serving !== undefined && isWebSocket(request)) return serving.upgrade(request, socket, head, connection)
-    if (connection !== undefined) connection.upgraded = false
-    serveAsPlainRequest(server, request, socket, head)
+    serving.upgrade(request, socket, head, connection)
   }, (_, __, socket) => socket.destroy()))
 
   // CONNECT (a proxy tunnel) is not served here. Node would reset the connection without a word.

@@ -6,7 +6,8 @@
  * route through the router like any other.
  * Owns: nothing; a record per upgrade request, gone with the request.
  * Does not own: the socket. Until a route takes it, the server does (it answers on it); once
- *   taken, whoever took it answers and closes it, and the server writes nothing.
+ *   taken, whoever took it answers and closes it, and the server writes nothing (if the route's
+ *   request then fails, RequestLifecycle closes the socket).
  */
 import type { HttpServerRequest } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
