@@ -14,7 +14,7 @@
 //   (see AccessLog); when it cannot, a request does no work for it.
 import { HttpServerError, HttpServerRequest, HttpServerResponse, HttpTraceContext, type HttpApp } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Cause, Clock, Context, Effect, Equal, type Fiber, FiberId, FiberRef, FiberSet, HashSet, type LogLevel, Option, type Tracer } from "effect"
+import { Cause, Clock, Context, Effect, Equal, type Fiber, FiberId, FiberRef, FiberSet, HashSet, type LogLevel, Option, Tracer } from "effect"
 import { AppConfig } from "../config/AppConfig.js"
 import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import type { Edge } from "../lifecycle/NodeEdge.js"
@@ -188,8 +188,11 @@ export const withRequestLifecycle = <E, R>(
           inFlight.delete(span)
           span.end(clock.unsafeCurrentTimeNanos(), exit)
         })
-        const answered = app.pipe(
-          Effect.withParentSpan(span),
+        // The span is the parent of everything the request fiber does from here, so it goes in
+        // the fiber's own context: Effect.withParentSpan would scope it (a context copy plus an
+        // acquire/use/release) around a fiber that ends with the request anyway.
+        const answered = FiberRef.update(FiberRef.currentContext, (context) => Context.add(context, Tracer.ParentSpan, span)).pipe(
+          Effect.zipRight(app),
           Effect.interruptible,
           Effect.catchAllCause(respond(request)),
           Effect.map((response) => {
@@ -206,7 +209,7 @@ export const withRequestLifecycle = <E, R>(
             route: routeOf(span),
             status: response.status,
             durationMs: AccessLog.since(startedAt)
-          }).pipe(Effect.withParentSpan(span)))
+          }))
       }
     )
   })
