@@ -11,7 +11,7 @@ import {
   HttpApi,
   HttpApiBuilder,
   HttpApiSwagger,
-  type HttpApp,
+  FileSystem,
   HttpIncomingMessage,
   HttpRouter,
   HttpServerResponse,
@@ -30,8 +30,10 @@ export { MAX_BODY_BYTES } from "./ErrorsMiddleware.js"
 const OPENAPI_PATH = "/openapi.json"
 const DOCS_PATH = "/docs"
 
-/** Around the whole app: a body is cut off at MAX_BODY_BYTES when read. */
-const bounded = (app: HttpApp.Default) => HttpIncomingMessage.withMaxBodySize(app, Option.some(ErrorsMiddleware.MAX_BODY_BYTES))
+/** A body is cut off at MAX_BODY_BYTES when read. Provided once, to serve: the server runs every
+ * request fiber with the services serve was called with, so no request pays for providing it
+ * (issue 21: a provide per request was a context merge each). */
+const bounded = Layer.succeed(HttpIncomingMessage.MaxBodySize, Option.some(FileSystem.Size(ErrorsMiddleware.MAX_BODY_BYTES)))
 
 /** The middleware and document routes of the API being served; they share HttpApiBuilder's
  * Router and Middleware with `serve` and the handlers only within one Layer build (layers are
@@ -74,7 +76,8 @@ const documentRoutes = HttpApiBuilder.Router.use((router) =>
 /** The API of `handlers` (HttpApiBuilder.api(Api) with its groups' layers provided) served on
  * the HttpServer.HttpServer of the context. */
 export const serve = <EH, RH>(handlers: Layer.Layer<HttpApi.Api, EH, RH>) =>
-  HttpApiBuilder.serve(bounded).pipe(
+  HttpApiBuilder.serve().pipe(
+    Layer.provide(bounded),
     Layer.provide(extras),
     Layer.provide(handlers),
     Layer.provide(NodeHttpServer.layerContext)
