@@ -3,7 +3,7 @@
 // them to BaseApi. The OpenAPI document (ApiDocument.ts) and the typed client
 // (HttpApiClient.make(App.Api)) derive from the declarations: each endpoint declares a summary
 // and the errors it can answer.
-import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpServerResponse, OpenApi } from "@effect/platform"
 import { Effect, Layer, Schema } from "effect"
 import { Shutdown } from "../../lifecycle/Shutdown.js"
 import { Draining, NotReady, Wire } from "./ApiErrors.js"
@@ -67,12 +67,17 @@ export class Work extends HttpApiGroup.make("work")
   )
 {}
 
+/** GET /healthz's answer never changes: encoded once, not per probe (issue 21). A handler may
+ * return a response; HttpApiBuilder then sends it as it is. The declared success schema above
+ * still documents it, and test/http/PublicApi.test.ts decodes it with the typed client. */
+const healthy = Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }))
+
 const HealthLive = HttpApiBuilder.group(BaseApi.add(Health), "health", (handlers) =>
   Effect.gen(function*() {
     const shutdown = yield* Shutdown
     const readiness = yield* ReadinessChecks
     return handlers
-      .handle("healthz", () => Effect.succeed({ status: "ok" as const }))
+      .handle("healthz", () => healthy)
       .handle("readyz", () => {
         if (shutdown.unsafeIsShuttingDown()) return Effect.fail(new Draining({ status: "draining" }))
         const reason = readiness.unsafeNotReady()
