@@ -30,12 +30,20 @@ export interface ServingInput {
   readonly edge: Edge
 }
 
+/** The socket listeners an upgrade request's answer put on its socket, to take off once a route
+ * took the socket: left on, they would hold the request and its answer for the whole session
+ * (~8 KB per WebSocket, issue 21). */
+const detachers = new WeakMap<Http.IncomingMessage, () => void>()
+
 /** After the app answered an upgrade request: nothing to write if a route took it (an ended,
  * socketless response writes nothing), else the answer goes on the socket. */
 const settleUpgrade = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
   const nodeRequest = NodeHttpServerRequest.toIncomingMessage(request)
   const response = NodeHttpServerRequest.toServerResponse(request)
-  if (Upgrade.wasTaken(nodeRequest)) return void response.end()
+  if (Upgrade.wasTaken(nodeRequest)) {
+    detachers.get(nodeRequest)?.()
+    return void response.end()
+  }
   const socket = Upgrade.socketOf(nodeRequest)
   if (socket !== undefined && !socket.destroyed) response.assignSocket(socket as Net.Socket)
 })
@@ -67,11 +75,13 @@ export const make = (app: HttpApp.Default<unknown>, middleware: HttpMiddleware.H
         socket.end()
       }, () => socket.destroy()))
       // The client gone before the answer: close the response, which interrupts the fiber.
-      socket.once("close", edge.guard("upgrade socket close", () => {
+      const closed = edge.guard("upgrade socket close", () => {
         if (response.writableEnded) return
         response.destroy()
         response.emit("close")
-      }))
+      })
+      socket.once("close", closed)
+      detachers.set(nodeRequest, () => socket.off("close", closed))
       upgradeHandler(nodeRequest, response)
     }
     return { request, upgrade } satisfies Serving
