@@ -5,7 +5,7 @@
 // the optional features, public listener), so the scope releases them in reverse: the public
 // listener drains first, then each feature (the job pool stops, then its store closes); the
 // admin listener stays up until the end and signal handlers go last. A feature is one folder and
-// the lines here naming its module (its group, its handlers, its layer), so deleting one is
+// the lines here naming its module (its settings, its group, its handlers, its layer), so deleting one is
 // deleting its folder, its tests and those lines (scripts/check-removable.mjs proves it in CI).
 // The main program then races
 //   (a) the servers or the process failing, (b) the first signal, (c) the shutdown latch (admin),
