@@ -102,7 +102,10 @@ export const makeWith = (edge: NodeEdge.Edge) =>
     // A session that could not start is cut (no session exists yet to close it with 1011).
     const upgraded = edge.guard("ws upgraded", (ws: WebSocket) => {
       const id = crypto.randomUUID()
-      runSession(Session.run(id, ws, peers, config, registry, edge, heartbeat).pipe(registry.track(`ws.session/${id}`, "ws")))
+      const fiber = runSession(Session.run(id, ws, peers, config, registry, edge, heartbeat))
+      // Listed from here to its exit observer, as request fibers are (not registry.track: its
+      // uninterruptible and ensuring frames would sit on every idle session's stack, issue 21).
+      fiber.addObserver(registry.unsafeTrack(fiber, `ws.session/${id}`, "ws"))
     }, (_thrown, ws) => ws.terminate())
     const upgrade = edge.guard("ws upgrade", (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
       wss.handleUpgrade(request, socket, head, upgraded)

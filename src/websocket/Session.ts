@@ -133,10 +133,24 @@ const session = (
     // The quit channel: whoever ends the session first decides its code; later calls are no-ops.
     const quit = Deferred.unsafeMake<Ending>(sessionFiber.id())
     let ended = false
+    // The session fiber itself waits on the first ending through a bare callback rather than
+    // Deferred.await: that one's canceler (an onInterrupt: uninterruptible, match and interruptible
+    // frames, and their closures) would sit on every idle session's stack (issue 21). Interrupted,
+    // the callback is simply never called.
+    let firstEnding: Ending | undefined
+    let wake: ((ending: Effect.Effect<Ending>) => void) | undefined
     const end = (ending: Ending) => {
       ended = true
       Deferred.unsafeDone(quit, Exit.succeed(ending))
+      if (firstEnding !== undefined) return
+      firstEnding = ending
+      wake?.(Effect.succeed(ending))
+      wake = undefined
     }
+    const awaitQuit = Effect.async<Ending>((resume) => {
+      if (firstEnding !== undefined) resume(Effect.succeed(firstEnding))
+      else wake = resume
+    })
     // Why it quit (once it has), and how that went out on the wire: set by the close handshake, or
     // by the finalizer when interrupted.
     let quitWith: Ending | undefined
@@ -338,7 +352,7 @@ const session = (
     })
     // Built when needed, not up front: an idle session holds only what it waits on.
     const use = () =>
-      Effect.flatMap(Deferred.await(quit), (first) => {
+      Effect.flatMap(awaitQuit, (first) => {
         quitWith = first
         // Nothing more is read or written by the workers; what the handshake needs it does itself.
         const handshake = closeHandshake(ws, first, { wsSent: () => wsSent, peerSent: () => peerSent, resumeReading })
