@@ -37,24 +37,22 @@ export class FiberRegistry extends Context.Tag("app/FiberRegistry")<FiberRegistr
 
 export const make = Effect.sync(() => {
   const entries = new Map<string, Entry>()
+  const unsafeTrack = (fiber: Fiber.RuntimeFiber<unknown, unknown>, name: string, owner: string) => {
+    const key = FiberId.threadName(fiber.id())
+    entries.set(key, { name, owner, startedAt: Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() })
+    return () => void entries.delete(key)
+  }
   const track = (name: string, owner: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
-    Effect.withFiberRuntime<A, E, R>((fiber) => {
-      const key = FiberId.threadName(fiber.id())
+    Effect.withFiberRuntime<A, E, R>((fiber) =>
       // Registration and its removal are installed together: no interrupt can fall between them.
-      return Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(Clock.currentTimeMillis, (startedAt) => {
-          entries.set(key, { name, owner, startedAt })
-          return Effect.ensuring(restore(self), Effect.sync(() => entries.delete(key)))
-        })
-      )
-    })
+      Effect.uninterruptibleMask((restore) => {
+        const untrack = unsafeTrack(fiber, name, owner)
+        return Effect.ensuring(restore(self), Effect.sync(untrack))
+      })
+    )
   return FiberRegistry.of({
     track,
-    unsafeTrack: (fiber, name, owner) => {
-      const key = FiberId.threadName(fiber.id())
-      entries.set(key, { name, owner, startedAt: Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() })
-      return () => void entries.delete(key)
-    },
+    unsafeTrack,
     fork: (name, owner) => (self) => Effect.forkScoped(track(name, owner)(self)),
     snapshot: Effect.map(Clock.currentTimeMillis, (now) =>
       Array.from(entries, ([fiber, entry]) => ({
