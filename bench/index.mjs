@@ -7,14 +7,15 @@
 // The job figures' baseline, the old JSONL journal, is gone from src/: it is built from its last
 // commit and measured in the same run (bench/figures/jobs.mjs), or printed as recorded earlier.
 // A full run writes bench/RESULTS.md (bench/report.mjs), with a met/missed column against the
-// goals (issue 21); a partial or quick run writes bench/RESULTS.local.md, which git ignores.
+// goals (issue 21); a partial or quick run writes bench/RESULTS.local.md, which git ignores. Either
+// way the rolling trial's section of bench/RESULTS.md (npm run trial:rolling) is carried over as it is.
 import { existsSync } from "node:fs"
 import { notes, ratio, servers } from "./lib.mjs"
 import { http } from "./figures/http.mjs"
 import { shutdown } from "./figures/shutdown.mjs"
 import { websocket } from "./figures/websocket.mjs"
 import { jobs } from "./figures/jobs.mjs"
-import { renderBench, runInfo, verdict, writeResults } from "./report.mjs"
+import { renderBench, rollingSectionOf, runInfo, verdict, writeResults } from "./report.mjs"
 
 const args = Object.fromEntries(process.argv.slice(2).map((arg) => arg.replace(/^--/, "").split("=")))
 const quick = process.env.BENCH_QUICK === "1"
@@ -78,4 +79,5 @@ const unmeasuredGoals = [
   ...(selected.includes("ws-broadcast") ? [] : ["WebSocket broadcast to 1,000 sessions within 2x of raw ws: the `ws-broadcast` figure was not run."]),
   ...(selected.includes("decode") ? [] : ["Throughput on an API route that decodes input (GET /sleep?ms=0): the `decode` figure was not run."])
 ]
-writeResults(full ? "bench/RESULTS.md" : "bench/RESULTS.local.md", renderBench({ run, options, results, notes, unmeasuredGoals, tookS }))
+const rolling = rollingSectionOf("bench/RESULTS.md")
+writeResults(full ? "bench/RESULTS.md" : "bench/RESULTS.local.md", renderBench({ run, options, results, notes, unmeasuredGoals, tookS, rolling }))

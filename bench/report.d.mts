@@ -29,5 +29,13 @@ export declare const renderBench: (input: {
   readonly notes: ReadonlyArray<string>
   readonly unmeasuredGoals: ReadonlyArray<string>
   readonly tookS: number
+  /** The trial's section carried over from the previous bench/RESULTS.md (a placeholder without one). */
+  readonly rolling?: string | undefined
 }) => string
+export declare const ROLLING_START: string
+export declare const ROLLING_END: string
+export declare const ROLLING_PLACEHOLDER: string
+export declare const rollingSection: (text: string) => string | undefined
+export declare const withRollingSection: (text: string, section: string) => string
+export declare const rollingSectionOf: (path: string) => string | undefined
 export declare const writeResults: (path: string, text: string) => void

@@ -1,10 +1,13 @@
 // Writes the bench's results as Markdown: bench/RESULTS.md from `npm run bench`, and
 // bench/RESULTS-rolling.md from `npm run trial:rolling`. Each file is generated whole from the run
 // that wrote it (commit, date, machine, figures, goals met or missed); history lives in git, not in
-// the file. Partial and quick runs write bench/RESULTS.local.md instead (ignored by git), so that a
-// check of one figure never replaces the full results.
+// the file. One exception: the trial's summary is a section of bench/RESULTS.md, between
+// ROLLING_START and ROLLING_END, which the trial replaces and the bench carries over as it stands,
+// so that neither run erases the other's figures. Partial and quick runs write
+// bench/RESULTS.local.md instead (ignored by git), so that a check of one figure never replaces the
+// full results.
 import { execFileSync } from "node:child_process"
-import { writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import os from "node:os"
 
 const git = (args) => execFileSync("git", args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
@@ -58,6 +61,36 @@ export const verdict = (goal, values) => {
   return { text: goal.text, met: met === null ? null : met }
 }
 
+export const ROLLING_START = "<!-- rolling:start -->"
+export const ROLLING_END = "<!-- rolling:end -->"
+
+/** What bench/RESULTS.md holds until the trial has run once. */
+export const ROLLING_PLACEHOLDER = [
+  ROLLING_START,
+  "## Rolling update of a fleet",
+  "",
+  "`npm run trial:rolling` has not written its summary here yet (it replaces this section; `npm run bench`",
+  "keeps it as it stands).",
+  ROLLING_END
+].join("\n")
+
+/** The trial's section of a results text, markers included; undefined when it has none. */
+export const rollingSection = (text) => {
+  const start = text.indexOf(ROLLING_START)
+  const end = start === -1 ? -1 : text.indexOf(ROLLING_END, start)
+  return end === -1 ? undefined : text.slice(start, end + ROLLING_END.length)
+}
+
+/** `text` with its trial section replaced by `section` (appended where it has none). */
+export const withRollingSection = (text, section) => {
+  const old = rollingSection(text)
+  if (old !== undefined) return text.replace(old, () => section)
+  return `${text.trimEnd()}${text.trim() === "" ? "" : "\n\n"}${section}\n`
+}
+
+/** The trial's section of the file at `path` (bench/RESULTS.md), if the file exists and has one. */
+export const rollingSectionOf = (path) => (existsSync(path) ? rollingSection(readFileSync(path, "utf8")) : undefined)
+
 const storeNames = { journal: "old journal", jobsSqlite: "SQLite (default)", jobsPostgres: "Postgres" }
 
 const metCell = (met) => (met === null ? "n/a" : met ? "met" : "**missed**")
@@ -66,7 +99,7 @@ const metCell = (met) => (met === null ? "n/a" : met ? "met" : "**missed**")
  * The results file of `npm run bench`.
  * results: [{ name, title, unit, better, values: { key: number|null }, goal?, summaryKeys?, servers }]
  */
-export const renderBench = ({ run, options, results, notes, unmeasuredGoals, tookS }) => {
+export const renderBench = ({ run, options, results, notes, unmeasuredGoals, tookS, rolling }) => {
   const lines = [
     "# Benchmark results",
     "",
@@ -74,8 +107,9 @@ export const renderBench = ({ run, options, results, notes, unmeasuredGoals, too
     "it again and commit what it writes. Every figure is measured for each server in the same run, one",
     "server at a time in its own child process; the machine is shared and noisy, so only the ratios within",
     "one run compare between runs. The goals are issue 21's. Earlier results and their analysis are in",
-    "this file's history (`git log -p bench/RESULTS.md`). The rolling-update trial writes",
-    "bench/RESULTS-rolling.md.",
+    "this file's history (`git log -p bench/RESULTS.md`). The last section is the rolling-update trial's",
+    "summary: `npm run trial:rolling` writes it (and its details in [RESULTS-rolling.md](RESULTS-rolling.md)),",
+    "and this bench carries it over as it stands.",
     "",
     `- commit: ${run.commit}`,
     `- date: ${run.date}`,
@@ -129,6 +163,7 @@ export const renderBench = ({ run, options, results, notes, unmeasuredGoals, too
     lines.push("## Goals this bench does not measure yet", "", ...unmeasuredGoals.map((goal) => `- ${goal}`), "")
   }
   if (notes.length > 0) lines.push("## Notes from this run", "", ...notes.map((note) => `- ${note}`), "")
+  lines.push(rolling ?? ROLLING_PLACEHOLDER)
   return `${lines.join("\n").trimEnd()}\n`
 }
 

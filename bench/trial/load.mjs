@@ -74,7 +74,8 @@ export const wsClients = (port, count, everyMs, running) => {
   const connect = (client) =>
     new Promise((resolve) => {
       const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`)
-      const connection = { replica: null, openAt: null, closeAt: null, received: [] }
+      // closingAt: when the trial itself began to close it (the end); code: the close code.
+      const connection = { replica: null, openAt: null, closeAt: null, closingAt: null, code: null, received: [] }
       let timer
       ws.once("upgrade", (res) => {
         connection.replica = res.headers["x-replica"] ?? "?"
@@ -101,11 +102,15 @@ export const wsClients = (port, count, everyMs, running) => {
         clearInterval(timer)
         if (connection.openAt !== null) {
           connection.closeAt = performance.now()
+          connection.code = code
           client.closeCodes[code] = (client.closeCodes[code] ?? 0) + 1
         }
         resolve(connection.openAt !== null)
       })
-      client.close = () => ws.close(1000)
+      client.close = () => {
+        connection.closingAt ??= performance.now()
+        ws.close(1000)
+      }
     })
   const loops = clients.map(async (client) => {
     while (running()) {
@@ -118,15 +123,29 @@ export const wsClients = (port, count, everyMs, running) => {
   return { clients, sends, loops, closeAll: () => clients.forEach((client) => client.close?.()) }
 }
 
+/** When a connection stopped being usable: its close, or the trial's own close if that came first. */
+const endOf = (connection) => Math.min(connection.closeAt ?? Infinity, connection.closingAt ?? Infinity, performance.now())
+
+/** Why an expected broadcast may be missing: the close of the sender's or receiver's socket soon after. */
+const causeOf = (send, receiver, edgeMs) => {
+  const near = (connection) => connection.closeAt !== null && connection.closeAt - send.at <= edgeMs
+  const label = (connection) => (connection.closingAt !== null ? "1000 at the trial's end" : String(connection.code))
+  if (near(receiver)) return `receiver's socket closed (${label(receiver)}) within ${edgeMs} ms`
+  if (near(send.connection)) return `sender's socket closed (${label(send.connection)}) within ${edgeMs} ms`
+  return "neither socket closed soon after (unexplained)"
+}
+
 /**
  * Per client: broadcasts sent, received, and received of those expected. Expected: the broadcasts
  * sent (by anyone, itself included) while this client was connected, at least `marginMs` after its
  * open and before its close, and at least `marginMs` before the sender's own close (a message in
  * flight at either edge may fairly miss it: a frame that reaches a replica after it said 1001 is
- * not read); with
- * `crossReplica` false only those sent on the replica the client was connected to.
+ * not read); a close is the socket's, or the trial's own at the end if that came first. With
+ * `crossReplica` false only those sent on the replica the client was connected to. Every missing
+ * one is pushed to `missed` with its cause: whether the receiver's or the sender's socket closed
+ * within `edgeMs` of the send (at-most-once: a broadcast in flight then is not redelivered).
  */
-export const broadcastFigures = ({ clients, sends }, crossReplica, marginMs = 200, examples = []) =>
+export const broadcastFigures = ({ clients, sends }, crossReplica, marginMs = 200, missed = [], edgeMs = 1_000) =>
   clients.map((client) => {
     let expected = 0
     let missing = 0
@@ -137,16 +156,16 @@ export const broadcastFigures = ({ clients, sends }, crossReplica, marginMs = 20
       for (const key of connection.received) got.set(key, (got.get(key) ?? 0) + 1)
       received += connection.received.length
       duplicates += [...got.values()].filter((n) => n > 1).length
-      const closeAt = connection.closeAt ?? performance.now()
+      const closeAt = endOf(connection)
       for (const send of sends) {
         if (send.at < connection.openAt + marginMs || send.at > closeAt - marginMs) continue
         if (!crossReplica && send.replica !== connection.replica) continue
         // Sent in the sender's last moments (its replica may already have said 1001 and stopped reading).
-        if (send.at > (send.connection.closeAt ?? Infinity) - marginMs) continue
+        if (send.at > endOf(send.connection) - marginMs) continue
         expected += 1
         if (!got.has(`${send.from}:${send.seq}`)) {
           missing += 1
-          if (examples.length < 10) examples.push({ at: send.at, from: send.from, sentOn: send.replica, to: client.id, on: connection.replica, openAt: connection.openAt, closeAt: connection.closeAt })
+          missed.push({ at: send.at, from: send.from, sentOn: send.replica, to: client.id, on: connection.replica, openAt: connection.openAt, closeAt: connection.closeAt, cause: causeOf(send, connection, edgeMs) })
         }
       }
     }

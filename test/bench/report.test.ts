@@ -1,9 +1,15 @@
 // bench/RESULTS.md's met/missed column and layout (bench/goals.mjs, bench/report.mjs), on made-up
-// figures: the bench itself is too slow and too noisy for a test, so its report is checked here.
+// figures: the bench itself is too slow and too noisy for a test, so its report is checked here;
+// likewise the rolling trial's section of that file (bench/trial/summary.mjs), which each of the two
+// runs must leave to the other.
 import { spawnSync } from "node:child_process"
-import { describe, expect, it } from "vitest"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { describe, expect, it, onTestFinished } from "vitest"
 import { atLeast, atMost, atMostAbsolute } from "../../bench/goals.mjs"
-import { commitOf, renderBench, type Result } from "../../bench/report.mjs"
+import { commitOf, renderBench, type Result, ROLLING_END, ROLLING_PLACEHOLDER, ROLLING_START, rollingSection, rollingSectionOf, withRollingSection } from "../../bench/report.mjs"
+import { goalMet, missingNote, renderRollingSection } from "../../bench/trial/summary.mjs"
 
 describe("goals", () => {
   const throughput = atLeast(">= 0.35x raw and >= 1.5x stock", [0.35, "raw"], [1.5, "stock"])
@@ -63,6 +69,86 @@ describe("renderBench", () => {
     expect(row("accepted jobs/s")).toBe("| accepted jobs/s (jobs/s) | 900 | 180 (0.20x) | 225 (0.25x) | no goal |")
     expect(text).toContain("## Goals this bench does not measure yet\n\n- broadcast")
     expect(text).toContain("## Notes from this run\n\n- churn: owned fibers 10 -> 10")
+  })
+})
+
+describe("the rolling trial's section of RESULTS.md", () => {
+  const run = { commit: "abc1234", date: "2026-12-01T06:45:00Z", machine: "2 CPUs (test), Node v20", load: "1.0 / 1.0 / 1.0" }
+  const bench = (commit: string, rolling?: string) =>
+    renderBench({ run: { ...run, commit }, options: "5 s per load figure", results: [{ name: "p99", title: "p99 latency", unit: "ms", servers: ["raw", "service"], values: { raw: 6, service: 9 } }], notes: [], unmeasuredGoals: [], tookS: 100, rolling })
+  const exit = (name: string, code: number | string) => ({ name, code, exitMs: 2_400 })
+  const trial = (commit: string, finalCode: number | string = 0) => {
+    const rolled = [exit("r1", 0), exit("r2", 0)]
+    const finals = [exit("r1'", 0), exit("r2'", finalCode)]
+    return renderRollingSection({
+      run: { ...run, commit }, version: "HAProxy version 2.6.12", tookS: "44.5",
+      goal: goalMet({ failed: 0, lost: 0, twice: 0, replicas: [...rolled, ...finals] }),
+      http: { sent: 3_960, ok: 3_960, tooMany: 0, failed: 0 }, posts: { sent: 398, ok: 398, tooMany: 0, failed: 0 },
+      jobs: { acked: 398, lost: 0, twice: 0 },
+      wsRows: [{ sent: 145, received: 856, expected: 842, missing: 1, duplicates: 0, reconnects: 1 }, { sent: 144, received: 855, expected: 842, missing: 2, duplicates: 0, reconnects: 1 }],
+      missed: [{ cause: "receiver's socket closed (1001) within 1000 ms" }, { cause: "receiver's socket closed (1001) within 1000 ms" }, { cause: "sender's socket closed (1001) within 1000 ms" }],
+      rolled, finals
+    })
+  }
+
+  it("a bench run with no trial section before writes a placeholder between the markers", () => {
+    const text = bench("b1")
+    expect(rollingSection(text)).toBe(ROLLING_PLACEHOLDER)
+    expect(ROLLING_PLACEHOLDER.startsWith(ROLLING_START) && ROLLING_PLACEHOLDER.endsWith(ROLLING_END)).toBe(true)
+  })
+
+  it("the trial writes its summary: commit, date, goal met or missed, requests, jobs, broadcasts, exits", () => {
+    const section = trial("t1")
+    expect(rollingSection(section)).toBe(section)
+    expect(section).toContain("- commit: t1")
+    expect(section).toContain("- date: 2026-12-01T06:45:00Z")
+    expect(section).toMatch(/\*\*Goal \(.*every replica \(rolled and successor\) exit 0\): met\.\*\*/)
+    expect(section).toContain("| HTTP GET (/sleep?ms=5, /healthz) | 3960 | 3960 | 0 | 0 |")
+    expect(section).toContain("| 398 | 398 | 0 | 0 |")
+    expect(section).toContain("| 2 clients | 289 | 1711 | 1684 | 3 | 0 | 2 |")
+    expect(section).toContain("| successors, at the end | r1', r2' | 0, 0 | 2400, 2400 |")
+    // A successor that did not exit 0 misses the goal, as a rolled replica does.
+    expect(trial("t1", 143)).toContain("exit 0): missed.**")
+  })
+
+  it("the trial replaces only its section; the bench carries it over; neither erases the other's figures", () => {
+    // The trial on a file the bench wrote: the bench's figures stay, the placeholder goes.
+    const afterTrial = withRollingSection(bench("b1"), trial("t1"))
+    expect(afterTrial).toContain("| p99 latency (ms) | 6 | not measured | 9 |")
+    expect(afterTrial).toContain("- commit: b1")
+    expect(rollingSection(afterTrial)).toBe(trial("t1"))
+    expect(afterTrial).not.toContain("has not written its summary here yet")
+    // The bench again, at another commit: its own figures, the trial's section as it was.
+    const afterBench = bench("b2", rollingSection(afterTrial))
+    expect(afterBench).toContain("- commit: b2")
+    expect(afterBench).not.toContain("- commit: b1")
+    expect(rollingSection(afterBench)).toBe(trial("t1"))
+    // The trial again: one section, the new one.
+    const again = withRollingSection(afterBench, trial("t2"))
+    expect(again.split(ROLLING_START)).toHaveLength(2)
+    expect(rollingSection(again)).toBe(trial("t2"))
+    expect(again.replace(trial("t2"), "")).toBe(afterBench.replace(trial("t1"), ""))
+    // A file without markers (or none at all) gets the section appended.
+    expect(withRollingSection("", trial("t1"))).toBe(`${trial("t1")}\n`)
+    expect(withRollingSection("# old results\n", trial("t1"))).toBe(`# old results\n\n${trial("t1")}\n`)
+  })
+
+  it("the bench reads the section to carry over from the file it is about to replace", () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "results-"))
+    onTestFinished(() => Fs.rmSync(dir, { recursive: true, force: true }))
+    const path = Path.join(dir, "RESULTS.md")
+    expect(rollingSectionOf(path)).toBeUndefined()
+    Fs.writeFileSync(path, withRollingSection(bench("b1"), trial("t1")))
+    expect(rollingSectionOf(path)).toBe(trial("t1"))
+  })
+
+  it("the note says why broadcasts are missing, and calls a miss with no close near it a bug", () => {
+    expect(missingNote([], 1_000)).toBe("No expected broadcast is missing.")
+    const note = missingNote([{ cause: "receiver's socket closed (1001) within 1000 ms" }, { cause: "receiver's socket closed (1001) within 1000 ms" }, { cause: "sender's socket closed (1000 at the trial's end) within 1000 ms" }], 1_000)
+    expect(note).toContain("at-most-once")
+    expect(note).toContain("- receiver's socket closed (1001) within 1000 ms: 2\n- sender's socket closed (1000 at the trial's end) within 1000 ms: 1")
+    expect(note).toContain("Every missing broadcast is explained")
+    expect(missingNote([{ cause: "neither socket closed soon after (unexplained)" }], 1_000)).toContain("1 missing with no close near them would be a bug")
   })
 })
 

@@ -3,15 +3,18 @@
 // balancer does: it sends to a replica whose /readyz answered 200, and on a 503, a `Connection: close`
 // or a connection refused/reset before any response byte it marks that replica not ready and sends
 // (again) to the other. Under load (keep-alive GETs, POST /jobs posters and, when the socket feature
-// exists, WebSocket clients that broadcast and reconnect on 1001), A gets SIGTERM and is restarted on a
-// new port, then B. Nothing may fail, every acknowledged job is done exactly once, every exit is 0.
+// exists, WebSocket clients on both replicas that broadcast and reconnect on 1001), A gets SIGTERM and
+// is restarted on a new port, then B. Nothing may fail, every acknowledged job is done exactly once,
+// every exit is 0. With Redis (127.0.0.1:6379; REDIS_URL for every replica) each broadcast also
+// reaches the clients on the other replica: once, in order, unless sent at a socket's closing edge.
 import { existsSync } from "node:fs"
 import * as Fs from "node:fs/promises"
 import http from "node:http"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { describe, expect, it, onTestFinished, vi } from "vitest"
-import WebSocket from "ws"
+import { accountBroadcasts, fleetWsClient } from "../support/fleetWsClients.js"
 import { doneCounts, storeOpened, waitForDoneLines, waitUntil } from "../support/jobClients.js"
 import { freshSchema, postgresUrl } from "../support/postgres.js"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
@@ -24,6 +27,34 @@ const schema = postgresUrl === null ? null : await freshSchema()
 if (schema === null) console.warn("rolling.process.test.ts SKIPPED: Postgres is unreachable (see README, Tests)")
 // The WebSocket part needs the optional socket feature (scripts/check-removable.mjs deletes it).
 const hasSocket = existsSync("src/websocket")
+
+// The shared Redis (the broadcast channel is fixed, so other runs' frames may arrive: each run's frames carry
+// its own id and only those are counted). Unreachable: the cross-replica part is skipped and says so,
+// or fails under REQUIRE_SERVICES=1, as test/websocket/redisServer.ts does.
+const REDIS = { host: "127.0.0.1", port: 6379 }
+const redisAnswers = () =>
+  new Promise<boolean>((resolve) => {
+    const socket = Net.connect(REDIS.port, REDIS.host)
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(ok)
+    }
+    const timer = setTimeout(() => done(false), 1_000)
+    socket.setEncoding("utf8").once("data", (answer: string) => done(answer.startsWith("+PONG")))
+    socket.once("connect", () => socket.write("PING\r\n"))
+    socket.once("error", () => done(false))
+  })
+const withRedis = hasSocket && await redisAnswers()
+if (hasSocket && !withRedis) {
+  const message = `rolling.process.test.ts: Redis is not reachable at ${REDIS.host}:${REDIS.port}: the cross-replica broadcast part is SKIPPED`
+  if (process.env.REQUIRE_SERVICES === "1") throw new Error(`REQUIRE_SERVICES=1: ${message}`)
+  console.warn(`\n*** ${message}\n`)
+}
+// A broadcast is expected at a client connected this long before it was sent, and whose socket and
+// the sender's stayed open this long after (a frame in flight at a close is lost: at-most-once).
+const OPEN_MARGIN_MS = 1_000
+const EDGE_MS = 1_500
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -111,64 +142,20 @@ const readinessClient = (replicas: Array<Replica>) => {
   return { send, replace, stop, stats, replicas }
 }
 
-type Client = ReturnType<typeof readinessClient>
-
-/** A WebSocket client on a ready replica that broadcasts every 100 ms and reconnects after a close. */
-const wsClient = (client: Client, id: number, running: () => boolean) => {
-  const record = { id, connections: [] as Array<{ replica: string; openAt: number; closeAt: number | null; sent: Array<[number, number]>; received: Array<number>; code: number | null }>, failedUpgrades: 0, errorFrames: 0 }
-  let current: WebSocket | undefined
-  const connectOnce = () =>
-    new Promise<void>((resolve) => {
-      const ready = client.replicas.filter((replica) => replica.ready)
-      if (ready.length === 0) return void setTimeout(resolve, 20)
-      const replica = ready[(id + record.connections.length) % ready.length]!
-      const ws = new WebSocket(`ws://127.0.0.1:${replica.port}/ws`)
-      current = ws
-      const connection = { replica: replica.name, openAt: 0, closeAt: null as number | null, sent: [] as Array<[number, number]>, received: [] as Array<number>, code: null as number | null }
-      let seq = 0
-      let timer: NodeJS.Timeout | undefined
-      ws.once("open", () => {
-        connection.openAt = performance.now()
-        record.connections.push(connection)
-        timer = setInterval(() => {
-          if (ws.readyState !== WebSocket.OPEN) return
-          const n = seq++
-          connection.sent.push([n, performance.now()])
-          ws.send(JSON.stringify({ type: "broadcast", data: { from: id, seq: n, at: record.connections.length } }))
-        }, 100)
-      })
-      ws.on("message", (data) => {
-        const frame = JSON.parse(String(data))
-        if (frame.type === "error") record.errorFrames += 1
-        else if (frame.type === "broadcast" && frame.data.from === id && frame.data.at === record.connections.length) connection.received.push(frame.data.seq)
-      })
-      ws.once("error", () => {
-        if (connection.openAt === 0) record.failedUpgrades += 1
-      })
-      ws.once("close", (code) => {
-        clearInterval(timer)
-        if (connection.openAt !== 0) {
-          connection.closeAt = performance.now()
-          connection.code = running() ? code : null // our own close at the end is not counted
-        } else replica.ready = false
-        resolve()
-      })
-    })
-  const loop = (async () => {
-    while (running()) await connectOnce()
-  })()
-  return { record, loop, close: () => current?.close(1000) }
-}
-
 describe.skipIf(schema === null)("a rolling update of two replicas, with a client that follows readiness", () => {
   it("SIGTERM A, restart it, SIGTERM B, restart it: no failed request, every acknowledged job done once, exit 0", async () => {
     const dataDir = await Fs.mkdtemp(Path.join(Os.tmpdir(), "jobs-rolling-"))
     onTestFinished(() => Fs.rm(dataDir, { recursive: true, force: true }))
     // DRAIN_DELAY_MS: far longer than the client's 50 ms readiness poll, as it must be behind a balancer.
-    const env = { DATABASE_URL: schema!.url, DATA_DIR: dataDir, DRAIN_DELAY_MS: "600", SHUTDOWN_TIMEOUT_MS: "10000", WORKERS: "2" }
+    const env = {
+      DATABASE_URL: schema!.url, DATA_DIR: dataDir, DRAIN_DELAY_MS: "600", SHUTDOWN_TIMEOUT_MS: "10000", WORKERS: "2",
+      ...(withRedis ? { REDIS_URL: `redis://${REDIS.host}:${REDIS.port}` } : {})
+    }
     const start = async () => {
       const replica = await spawnService(env)
       expect(await storeOpened(replica)).toBe("postgres")
+      // Its sessions get the other replica's broadcasts only once it is subscribed.
+      if (withRedis) await replica.waitForLine((line) => line.message === "broadcast link up", 15_000)
       return replica
     }
     const services: Array<Service> = []
@@ -193,8 +180,21 @@ describe.skipIf(schema === null)("a rolling update of two replicas, with a clien
         await sleep(20)
       }
     })
-    const sockets = hasSocket ? [0, 1].map((id) => wsClient(client, id, () => running)) : []
+    // Two clients at home on A, two on B: while both are up, every broadcast crosses to two clients.
+    const run = crypto.randomUUID()
+    const sockets = hasSocket ? [0, 1, 2, 3].map((id) => fleetWsClient(client.replicas, id, id % 2 === 0 ? "A" : "B", run, () => running)) : []
     const jobsAtLeast = (count: number) => waitUntil(`${count} jobs acknowledged`, () => (acked.length >= count ? true : undefined), 15_000, 20)
+    // Both replicas up, every client at home: wait until each replica's clients have 15 broadcasts from
+    // the other replica to account for (sent at least EDGE_MS ago), so the check below has some.
+    const crossTraffic = async (what: string) => {
+      if (!withRedis) return
+      await waitUntil(`every WebSocket client at home (${what})`, () => (sockets.every((socket) => socket.atHome()) ? true : undefined), 15_000, 20)
+      const labels = client.replicas.map((replica) => `${replica.name}:${replica.port}`)
+      await waitUntil(`15 broadcasts across replicas to account for at ${labels.join(" and ")} (${what})`, () => {
+        const { crossAt } = accountBroadcasts(sockets.map((socket) => socket.record), OPEN_MARGIN_MS, EDGE_MS)
+        return labels.every((label) => (crossAt[label] ?? 0) >= 15) ? true : undefined
+      }, 20_000, 100)
+    }
 
     // Served while a replica drained: requests answered between its SIGTERM and its exit.
     const roll = async (name: "A" | "B", old: Service) => {
@@ -208,13 +208,16 @@ describe.skipIf(schema === null)("a rolling update of two replicas, with a clien
       client.replace(name, successor.port)
       await waitUntil(`${name}'s successor ready`, () => (client.replicas.find((r) => r.name === name)!.ready ? true : undefined), 10_000, 20)
       await jobsAtLeast(acked.length + 10)
+      await crossTraffic(`after ${name}'s roll`)
       return successor
     }
     await jobsAtLeast(10)
+    await crossTraffic("before the roll")
     const a2 = await roll("A", a!)
     const b2 = await roll("B", b!)
 
     running = false
+    let crossSummary = ""
     for (const socket of sockets) socket.close()
     await Promise.all([...getters, ...posters, ...sockets.map((socket) => socket.loop)])
     expect(client.stats.failures).toEqual([])
@@ -227,7 +230,8 @@ describe.skipIf(schema === null)("a rolling update of two replicas, with a clien
     if (hasSocket) {
       for (const { record } of sockets) {
         expect(record.errorFrames).toBe(0)
-        // Every client sat on a replica that was rolled: each was told 1001 at least once, and nothing else.
+        // Every client sat on a replica that was rolled: each was told 1001 at least once, and nothing
+        // else (its own closes, moving home or at the end, are not counted).
         const codes = record.connections.map((connection) => connection.code).filter((code) => code !== null)
         expect(codes.length).toBeGreaterThan(0)
         expect(codes.every((code) => code === 1001)).toBe(true)
@@ -235,12 +239,28 @@ describe.skipIf(schema === null)("a rolling update of two replicas, with a clien
           // Its own broadcasts come back once each; none is missing before the last that came back
           // (one socket keeps order), nor among those sent well inside the connection (3 s: a
           // loaded machine can hold a frame for more than the 300 ms this once allowed).
-          expect(new Set(connection.received).size).toBe(connection.received.length)
-          const closeAt = connection.closeAt ?? Infinity
-          const last = Math.max(-1, ...connection.received)
-          const inside = connection.sent.filter(([n, at]) => n < last || at < closeAt - 3_000).map(([n]) => n)
-          expect(inside.filter((n) => !connection.received.includes(n))).toEqual([])
+          const own = connection.received.filter((key) => key.startsWith(`${record.id}/${connection.index}/`)).map((key) => Number(key.split("/")[2]))
+          expect(new Set(own).size).toBe(own.length)
+          const closeAt = Math.min(connection.closeAt ?? Infinity, connection.closingAt ?? Infinity)
+          const last = Math.max(-1, ...own)
+          const inside = connection.sent.filter(({ seq, at }) => seq < last || at < closeAt - 3_000).map(({ seq }) => seq)
+          expect(inside.filter((n) => !own.includes(n))).toEqual([])
         }
+      }
+      if (withRedis) {
+        // Across replicas, through the roll: what each client sent reached every other client connected
+        // meanwhile once (not at a socket's closing edge), nothing twice, each sender's in its order.
+        const account = accountBroadcasts(sockets.map((socket) => socket.record), OPEN_MARGIN_MS, EDGE_MS)
+        expect(account.duplicates).toEqual([])
+        expect(account.outOfOrder).toEqual([])
+        expect(account.missing).toEqual([])
+        // The check had something to check: broadcasts that crossed to the first replicas and to
+        // the successors (name:port: a successor listens on a new port).
+        for (const service of [a!, b!, a2, b2]) {
+          const at = Object.entries(account.crossAt).find(([on]) => on.endsWith(`:${service.port}`))?.[1] ?? 0
+          expect(at, `broadcasts expected across replicas at clients on port ${service.port}: ${JSON.stringify(account.crossAt)}`).toBeGreaterThanOrEqual(10)
+        }
+        crossSummary = `, broadcasts expected at another client ${account.expected} (${account.expectedCross} across replicas), all received once`
       }
     }
 
@@ -249,6 +269,6 @@ describe.skipIf(schema === null)("a rolling update of two replicas, with a clien
     expect((await waitFor(a2.exited, 15_000, "A' exit")).code).toBe(0)
     expect((await waitFor(b2.exited, 15_000, "B' exit")).code).toBe(0)
     console.log(`rolling: ${client.stats.sent} requests (${client.stats.switches} sent again to the other replica), ${acked.length} jobs acknowledged and done once` +
-      (hasSocket ? `, WebSocket reconnects ${sockets.map((s) => s.record.connections.length - 1).join("/")}` : ", no WebSocket part (src/websocket is gone)"))
+      (hasSocket ? `, WebSocket reconnects ${sockets.map((s) => s.record.connections.length - 1).join("/")}${crossSummary}` : ", no WebSocket part (src/websocket is gone)"))
   }, 180_000)
 })

@@ -1,10 +1,12 @@
-// Broadcast across replicas over Redis (REDIS_URL): delivered once everywhere, local delivery
-// through an outage (drops counted, link down/up logged), and the hub's Redis connections closed
-// when its layer is released. Real Redis: the shared one for the two-process test, a redis-server
-// of the test's own (stopped mid-run) for the others.
+// Broadcast across replicas over Redis (REDIS_URL): delivered once everywhere, in each publisher's
+// order, local delivery through an outage (drops counted, link down/up logged), and the hub's Redis
+// connections closed when its layer is released, after the sessions have gone. Real Redis: the
+// shared one for the two-process tests, a redis-server of the test's own (stopped mid-run) for the
+// others.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { Redis } from "ioredis"
+import { onTestFinished } from "vitest"
 import * as Prometheus from "../../src/observability/Prometheus.js"
 import * as RedisBroadcast from "../../src/websocket/RedisBroadcast.js"
 import * as WebSocketFeature from "../../src/websocket/WebSocketFeature.js"
@@ -13,6 +15,7 @@ import { captureLogs, type CapturedLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
 import { parsePrometheus, valueOf } from "../support/parsePrometheus.js"
 import { startServing } from "../support/publicServer.js"
+import { frame, Opcode, RawWebSocket } from "../support/RawWebSocket.js"
 import { type Service, spawnService, waitFor } from "../support/spawnService.js"
 import { redisServerProblem, requireOrSkip, SHARED_REDIS, sharedRedisProblem, startOwnRedis } from "./redisServer.js"
 import { type Client, connect } from "./wsClients.js"
@@ -78,6 +81,31 @@ describe.skipIf(!sharedRedis)("broadcast across two replicas (processes, shared 
     })
     for (const service of [a, b]) expect(valueOf(parsePrometheus(await scrape(service)), "ws_broadcast_dropped_total")).toBe(0)
   }, 90_000)
+
+  // Catches: anything between the sender and the other replica's sessions that reorders (publishes
+  // on several connections or without waiting their turn, a deliverer that hands frames over
+  // concurrently, a local delivery that overtakes a queued one).
+  it("a client on A sends 50 numbered broadcasts back to back: B's client gets them in order, once each", async () => {
+    const env = { REDIS_URL: `redis://${SHARED_REDIS.host}:${SHARED_REDIS.port}` }
+    const [a, b] = await Promise.all([spawnService(env), spawnService(env)])
+    for (const service of [a, b]) await service.waitForLine((line) => line.message === "broadcast link up", 10_000)
+    const [a1, a2, b1] = await Promise.all([connect(a.port), connect(a.port), connect(b.port)])
+    const nonce = crypto.randomUUID()
+    const N = 50
+    for (let n = 0; n < N; n++) broadcast(a1!, { nonce, tag: "seq", n })
+    broadcast(a1!, { nonce, tag: "last" })
+    for (const client of [a1!, a2!, b1!]) await received(client, nonce, "last", 15_000)
+    const numbers = (client: Client) =>
+      client.messages
+        .map((message) => dataOf(message) as { nonce?: string; tag?: string; n?: number } | undefined)
+        .filter((data) => data?.nonce === nonce && data.tag === "seq")
+        .map((data) => data!.n)
+    const inOrder = Array.from({ length: N }, (_, n) => n)
+    expect(numbers(b1!)).toEqual(inOrder)
+    // A's own sessions too (delivered locally, once).
+    expect(numbers(a1!)).toEqual(inOrder)
+    expect(numbers(a2!)).toEqual(inOrder)
+  }, 90_000)
 })
 
 const droppedTotal = Effect.map(Prometheus.scrape, (text) => valueOf(parsePrometheus(text), "ws_broadcast_dropped_total"))
@@ -102,6 +130,45 @@ const clientsAfterClose = (redis: { readonly clientNames: () => Promise<Readonly
   })
 
 describe.skipIf(!ownRedis)("broadcast over a redis-server of the test's own (stopped, frozen, fed garbage)", () => {
+  // Catches: a Redis link closed before the sessions have gone (released by a layer closed before
+  // the public server's drain, or on the signal itself). The session's close handshake is held
+  // open: the server sent 1001 and waits (up to 1 s) for our answer, so the session is still there;
+  // Redis is asked, in the same tick as the 1001 arrives, which connections it has.
+  it("on SIGTERM the Redis connections outlive the sessions: there while a 1001 goes unanswered, gone after", async () => {
+    const redis = await startOwnRedis()
+    const service = await spawnService({ REDIS_URL: redis.url.href })
+    await service.waitForLine((line) => line.message === "broadcast link up", 10_000)
+    // Connected before the signal, so asking takes one write and one answer.
+    const probe = new Redis({ port: redis.port, host: "127.0.0.1", maxRetriesPerRequest: 0 })
+    probe.on("error", () => undefined)
+    onTestFinished(() => void probe.disconnect())
+    const names = async () =>
+      String(await probe.client("LIST")).split("\n").map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? "").filter((name) => name !== "").sort()
+    const serviceName = RedisBroadcast.CHANNEL.split(":")[0]
+    const link = [`${serviceName}-ws-publisher`, `${serviceName}-ws-subscriber`]
+    expect(await names()).toEqual(link)
+    const raw = await RawWebSocket.open(service.port)
+    onTestFinished(() => raw.destroy())
+
+    service.signal("SIGTERM")
+    expect(await raw.until(() => raw.closeCode !== undefined, 15_000)).toBe(true)
+    const whileSessionOpen = await names()
+    raw.send(frame(Opcode.Close, Buffer.from([0x03, 0xe9])))
+    const exited = await waitFor(service.exited, 15_000, "the service's exit")
+    const cut = service.lines.some((line) => line.message === "ws peers did not answer going-away; cutting them")
+    expect(raw.closeCode).toBe(1001)
+    expect(whileSessionOpen, `CLIENT LIST while the session's 1001 was unanswered${cut ? " (the service cut the session after 1 s: this machine answered late)" : ""}`).toEqual(link)
+    expect(exited.code).toBe(0)
+    // Gone once the session has (Redis may take a moment to notice the close).
+    const deadline = Date.now() + 10_000
+    let after = await names()
+    while (after.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      after = await names()
+    }
+    expect(after).toEqual([])
+  }, 90_000)
+
   // Catches: local delivery that depends on Redis (an offline queue, or awaiting the publish);
   // publishes queued while down and sent after (no at-most-once: B would get "while-down");
   // no drop counter; no down/up log lines, or one per reconnect attempt instead of one per
