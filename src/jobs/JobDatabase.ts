@@ -20,9 +20,17 @@ export class JobDatabaseError extends Data.TaggedError("JobDatabaseError")<{
   readonly store: "sqlite" | "postgres"
   readonly cause: unknown
 }> {
+  /** The whole chain down to the driver's own words (e.g. "connect ECONNREFUSED 10.0.0.5:5432"):
+   * at startup this is the line that says why the service exits. */
   override get message() {
-    const cause = Cause.isCause(this.cause) ? Cause.squash(this.cause) : this.cause
-    return `the ${this.store} job store could not be opened: ${cause instanceof Error ? cause.message : String(cause)}`
+    const reasons: Array<string> = []
+    let cause: unknown = Cause.isCause(this.cause) ? Cause.squash(this.cause) : this.cause
+    for (let depth = 0; depth < 5 && cause !== undefined; depth++) {
+      const reason = cause instanceof Error ? cause.message : String(cause)
+      if (reason !== "" && !reasons.includes(reason)) reasons.push(reason)
+      cause = cause instanceof Error ? cause.cause : undefined
+    }
+    return `the ${this.store} job store could not be opened: ${reasons.join(": ")}`
   }
 }
 
@@ -59,9 +67,12 @@ export const layer = Layer.scoped(
   SqlClient.SqlClient,
   Effect.gen(function*() {
     const config = yield* JobsConfig
-    // Added first, so it runs last: after the client's own release has closed it.
-    yield* Effect.addFinalizer(() => Effect.logInfo("job store closed"))
+    // Added first, so it runs last: after the client's own release has closed it (a store that
+    // never opened was not closed either).
+    let open = false
+    yield* Effect.addFinalizer(() => (open ? Effect.logInfo("job store closed") : Effect.void))
     const { client, opened } = yield* (config.databaseUrl === undefined ? sqlite(config.dataDir) : postgres(config.databaseUrl))
+    open = true
     yield* JobMigrations.run.pipe(
       Effect.provideService(SqlClient.SqlClient, client),
       Effect.mapError((cause) => new JobDatabaseError({ store: opened.store, cause }))

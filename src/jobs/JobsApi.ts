@@ -11,7 +11,8 @@ import { WorkerPool } from "./WorkerPool.js"
 // The store's own errors, declared once there (JobStore.ts) with their statuses; here, their wire shape.
 export { QueueFull, StoreUnavailable }
 const QueueFullOnTheWire = onTheWire(QueueFull)
-/** The store could not commit (disk full, database down): nothing was accepted; retry later. */
+/** The store could not commit (disk full, database down): the job was not confirmed; retry later
+ * (README "At least once": a commit whose answer was lost may still have stored it). */
 const StoreUnavailableOnTheWire = onTheWire(StoreUnavailable)
 
 export const JobState = Schema.Literal("queued", "running", "done", "failed")
@@ -29,7 +30,7 @@ export const JobView = Schema.Struct({
 
 /** The body of POST /jobs. `payload` is any JSON the public API's body bound admits (nested at
  * most MAX_JSON_DEPTH - 1 levels inside this object, numbers finite: see http/public/BoundedBody),
- * so the journal can always write it back out. */
+ * so the job store can always write it back out (it keeps each job as JSON text). */
 export const NewJob = Schema.Struct({
   // Schema.Number + int, not Schema.Int: the same check, documented inline as an integer (Int is a $ref).
   ms: Schema.Number.pipe(
@@ -56,7 +57,7 @@ export class Jobs extends HttpApiGroup.make("jobs")
       .annotate(OpenApi.Summary, "Queue a job; 202 with its id once the job store committed it")
       .annotate(
         OpenApi.Description,
-        "The sample job waits `ms` milliseconds. 429 `QueueFull` when JOB_QUEUE_SIZE jobs are unfinished; 503 `ShuttingDown` once the workers stopped, `StoreUnavailable` when the store cannot write (nothing was accepted; retry later). A body over 1 MiB is 413."
+        "The sample job waits `ms` milliseconds. 429 `QueueFull` when JOB_QUEUE_SIZE jobs are unfinished; 503 `ShuttingDown` once the workers stopped, `StoreUnavailable` when the store cannot write (the job was not confirmed; retry later: if the database committed it but its answer was lost, the job runs and a retry queues it twice). A body over 1 MiB is 413."
       )
   )
   .add(
@@ -73,7 +74,7 @@ export class Jobs extends HttpApiGroup.make("jobs")
 export class JobsApi extends BaseApi.add(Jobs) {}
 
 const shuttingDown = () => new ShuttingDown({ message: "the service is shutting down" })
-const storeUnavailable = () => new StoreUnavailable({ message: "the job store is unavailable; nothing was changed, retry later" })
+const storeUnavailable = () => new StoreUnavailable({ message: "the job store is unavailable; retry later" })
 
 export const JobsLive = HttpApiBuilder.group(JobsApi, "jobs", (handlers) =>
   Effect.gen(function*() {
@@ -86,7 +87,7 @@ export const JobsLive = HttpApiBuilder.group(JobsApi, "jobs", (handlers) =>
           Effect.catchTags({
             // The store's QueueFull is the wire's: its message is written for the client.
             PoolClosed: shuttingDown,
-            // Logged with its cause: the client only learns that nothing was accepted.
+            // Logged with its cause: the client only learns that its job was not confirmed.
             StoreUnavailable: (error) => Effect.zipRight(Effect.logWarning("POST /jobs: the job store is unavailable", error), storeUnavailable())
           })
         ))

@@ -2,6 +2,7 @@
 // routes (`Group`, `handlers`), which src/App.ts adds to the public API.
 // Remove the feature: delete src/jobs and test/jobs, and the lines naming JobsFeature in
 // src/App.ts (its settings, JobsConfig.ts, go with the folder).
+import type { SqlClient } from "@effect/sql"
 import { Effect, Layer } from "effect"
 import { ReadinessChecks } from "../http/public/ReadinessChecks.js"
 import * as JobDatabase from "./JobDatabase.js"
@@ -25,12 +26,16 @@ const readiness = Layer.effectDiscard(Effect.gen(function*() {
   yield* Effect.flatMap(ReadinessChecks, (checks) => checks.add({ name: "jobs", unsafeNotReady: store.unsafeNotReady }))
 }))
 
+/** The feature on the SQL client `database` gives (a test gives a double that fails writes). */
+export const layerOn = <E, R>(database: Layer.Layer<SqlClient.SqlClient, E, R>) =>
+  readiness.pipe(
+    Layer.provideMerge(WorkerPool.layer),
+    Layer.provideMerge(JobStore.layer),
+    Layer.provideMerge(database),
+    Layer.merge(JobMetrics.layer),
+    Layer.provide(JobsConfig.layer)
+  )
+
 /** Acquired in order database, store, pool; released in reverse (the pool stops, then the store
  * hands back what it still holds, then the database closes). */
-export const layer = readiness.pipe(
-  Layer.provideMerge(WorkerPool.layer),
-  Layer.provideMerge(JobStore.layer),
-  Layer.provideMerge(JobDatabase.layer),
-  Layer.merge(JobMetrics.layer),
-  Layer.provide(JobsConfig.layer)
-)
+export const layer = layerOn(JobDatabase.layer)

@@ -78,6 +78,16 @@ describe.each(storeKinds)("JobStore on $name", (kind) => {
 })
 
 describe("JobStore on sqlite", () => {
+  // Catches: a store opened without WAL (readers wait on the writer) or with synchronous below
+  // FULL (a power loss could take back a commit that was already answered 202).
+  it.live("the database is opened in WAL mode with synchronous = FULL", () =>
+    leakCheck(Effect.gen(function*() {
+      const { sql, stop } = yield* startStore({ store: yield* freshStore(storeKinds[0]!) })
+      expect(yield* sql`PRAGMA journal_mode`).toEqual([{ journal_mode: "wal" }])
+      expect(yield* sql`PRAGMA synchronous`).toEqual([{ synchronous: 2 }]) // 2 = FULL
+      yield* stop
+    }).pipe(Effect.provide(captureLogs().layer))), 20_000)
+
   it.live("a store that cannot write: submit fails StoreUnavailable (nothing committed), /readyz's check says so, and both recover by themselves", () => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {

@@ -17,7 +17,7 @@ import { leakCheck } from "../support/LeakCheck.js"
 import { get, post, startServing as startWith } from "../support/publicServer.js"
 import { jobsServed } from "./jobsServed.js"
 
-/** One worker and a queue of two, journaling into a fresh directory. */
+/** One worker and a queue of two, the SQLite store in a fresh directory. */
 const startPublic = Effect.gen(function*() {
   const dataDir = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "jobs-")))
   return yield* startWith({ features: JobsFeature.layer, api: jobsServed, config: { DATA_DIR: dataDir, JOB_QUEUE_SIZE: "2", WORKERS: "1" } })
@@ -99,7 +99,7 @@ describe("jobs routes", () => {
       expect(job).toMatchObject({ id, state: "done", ms: sample.ms, payload: sample.payload })
     }).pipe(Effect.provide([FetchHttpClient.layer, captureLogs().layer]))), 10_000)
 
-  it.live("POST /jobs -> 202 {id} once journaled; GET /jobs/:id follows it to done; unknown id -> 404", () =>
+  it.live("POST /jobs -> 202 {id} once committed; GET /jobs/:id follows it to done; unknown id -> 404", () =>
     leakCheck(Effect.gen(function*() {
       const { baseUrl } = yield* startPublic
       const client = yield* HttpApiClient.make(JobsApi, { baseUrl })

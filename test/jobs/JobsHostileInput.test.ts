@@ -1,6 +1,6 @@
 // POST /jobs and GET /jobs/:id under hostile input, over a real socket: the jobs feature's body is
-// the one JSON a client can make us write back out (the journal stringifies every payload), so a
-// body too deep or with a number JSON cannot hold is refused before anything is journaled.
+// the one JSON a client can make us write back out (the job store keeps every payload as JSON text),
+// so a body too deep or with a number JSON cannot hold is refused before anything is stored.
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs/promises"
@@ -24,13 +24,13 @@ const cases: ReadonlyArray<readonly [name: string, bytes: Buffer, status: number
   ["DELETE /jobs/:id", request("DELETE", "/jobs/some-id"), 405, "MethodNotAllowed"],
   ["PUT /jobs with a deep body (the method decides first)", request("PUT", "/jobs", json, nested(5_000)), 405, "MethodNotAllowed"],
   ["GET /jobs/%ZZ", request("GET", "/jobs/%ZZ"), 404, "NotFound"],
-  ["a payload 20,000 deep (the journal would blow its stack)", request("POST", "/jobs", json, `{"ms":1,"payload":${nested(20_000)}}`), 400, "BadRequest"],
+  ["a payload 20,000 deep (storing it would blow the stack)", request("POST", "/jobs", json, `{"ms":1,"payload":${nested(20_000)}}`), 400, "BadRequest"],
   ["a payload 3,000 deep (past the limit, though JSON.stringify copes)", request("POST", "/jobs", json, `{"ms":1,"payload":${nested(3_000)}}`), 400, "BadRequest"],
   ["a bare array 20,000 deep (the decode error's message would recurse)", request("POST", "/jobs", json, nested(20_000)), 400, "BadRequest"],
   ["text/plain echoing its body (F12)", request("POST", "/jobs", { "content-type": "text/plain" }, `{"ms":"${SECRET}"}`), 415, "UnsupportedMediaType"],
   ["a payload one level too deep", request("POST", "/jobs", json, `{"ms":1,"payload":${nested(MAX_JSON_DEPTH)}}`), 400, "BadRequest"],
   ["ms 1e400", request("POST", "/jobs", json, `{"ms":1e400}`), 400, "BadRequest"],
-  ["a payload of 1e400 (it would be journaled as null)", request("POST", "/jobs", json, `{"ms":1,"payload":{"n":1e400}}`), 400, "BadRequest"],
+  ["a payload of 1e400 (it would be stored as null)", request("POST", "/jobs", json, `{"ms":1,"payload":{"n":1e400}}`), 400, "BadRequest"],
   ["a string for ms", request("POST", "/jobs", json, `{"ms":"${SECRET}"}`), 400, "BadRequest"],
   ["not JSON", request("POST", "/jobs", json, `{"ms":${SECRET}`), 400, "BadRequest"],
   ["text/plain", request("POST", "/jobs", { "content-type": "text/plain" }, `{"ms":1}`), 415, "UnsupportedMediaType"],
@@ -53,7 +53,7 @@ describe("jobs routes under hostile input", () => {
     10_000
   )
 
-  it.live("after all that, a payload at the depth limit is accepted, journaled and read back whole; no error logged", () => {
+  it.live("after all that, a payload at the depth limit is accepted, stored and read back whole; no error logged", () => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
       const { port } = yield* start

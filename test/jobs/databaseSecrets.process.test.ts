@@ -12,10 +12,16 @@ const SECRET = "s3cr3t-db"
 const everything = (service: Service) => JSON.stringify(service.lines) + service.stderr()
 
 describe("DATABASE_URL's password", () => {
-  it("a database that refuses the connection: exit 1, startup failure logged, the password in no line", async () => {
+  // Also the contract for a store unreachable at startup (README "When the store fails"): the
+  // service exits 1 (the orchestrator restarts it until the database answers) and its last error
+  // says which store could not be opened and the driver's reason; it never says "job store closed"
+  // about a store it never opened.
+  it("a database that refuses the connection: exit 1, startup failure logged with the reason, the password in no line", async () => {
     const service = await spawnService({ DATABASE_URL: `postgres://jobs:${SECRET}@127.0.0.1:1/jobs` }, { waitForListening: false })
     expect((await waitFor(service.exited, 15_000, "exit")).code).toBe(1)
-    expect(service.lines.find((line) => line.message === "startup failed")).toBeDefined()
+    const failed = service.lines.find((line) => line.message === "startup failed")
+    expect(String(failed?.cause)).toMatch(/^JobDatabaseError: the postgres job store could not be opened: .*ECONNREFUSED 127\.0\.0\.1:1/)
+    expect(service.lines.filter((line) => line.message === "job store closed")).toEqual([])
     expect(everything(service)).not.toContain(SECRET)
   }, 60_000)
 

@@ -2,7 +2,8 @@
 // that a filler file then fills to ENOSPC. The service must refuse new jobs with 503
 // StoreUnavailable (never 500, never a 202 for a row it could not commit), report not ready,
 // recover by itself once space is back, and after a restart every job it acknowledged is there
-// and finishes. Needs root to mount; without it the test skips and says why.
+// and finishes. Needs root to mount; without it the test skips and says why (storeUnavailable.test.ts
+// holds the same contract with a double of the SQL client that fails writes, root or not).
 import { execFileSync } from "node:child_process"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"

@@ -1,6 +1,6 @@
 // A JSON request body is parsed through BoundedJson before any handler or Schema sees it.
 // HttpApiBuilder reads a JSON payload with `request.json` (a plain JSON.parse); ~20 KB of `[[[[`
-// then reaches code that recurses (Schema, JSON.stringify in the journal) and blows the stack: a
+// then reaches code that recurses (Schema, JSON.stringify in the job store) and blows the stack: a
 // RangeError, a defect, a 500. The request handed to the router is the same request whose `json`
 // refuses such a body first, as a 400 that names the limit and never quotes the input.
 import { HttpServerError, type HttpServerRequest } from "@effect/platform"
