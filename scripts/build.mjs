@@ -7,11 +7,12 @@
 // Released when: the build returns; the warm-up child gets SIGTERM, then SIGKILL after 20 s.
 //
 // Dependencies are bundled too, except what cannot be:
-// - `better-sqlite3` (the SQLite job store) loads its compiled better_sqlite3.node through
-//   `bindings`, which searches for it relative to its own file (`__filename`, the call stack):
-//   bundled, it finds nothing. It stays in node_modules and dist/app.cjs requires it at runtime,
-//   so node_modules/better-sqlite3 (and its runtime requires `bindings` and `file-uri-to-path`)
-//   must ship next to dist/ (see deploy/Dockerfile).
+// - `better-sqlite3`'s compiled addon (the SQLite job store). Its JavaScript is bundled (loading
+//   its dozen files through Node's module loader, uncached, took ~10 ms of the start), but the
+//   addon, build/Release/better_sqlite3.node, stays in node_modules: `sqliteAddon` below loads it
+//   from there directly, and through `bindings` (with better-sqlite3's folder as its root) if it
+//   is not there. So node_modules/better-sqlite3 (its package.json and addon; `bindings` and
+//   `file-uri-to-path` for the fallback) must ship next to dist/ (see deploy/Dockerfile).
 // - `pg-native` is pg's optional native binding, required only through `pg.native` (we never ask
 //   for it) and not installed; `ws`'s native accelerators `bufferutil` and `utf-8-validate` are
 //   optional requires inside try/catch. External, they are looked up only if ever used.
@@ -33,7 +34,36 @@ import * as Path from "node:path"
 import { build } from "esbuild"
 import { inputsHash, removeStamp, writeStamp } from "./build-inputs.mjs"
 
-const external = ["better-sqlite3", "pg-native", "bufferutil", "utf-8-validate"]
+const external = ["pg-native", "bufferutil", "utf-8-validate"]
+
+/**
+ * better-sqlite3 finds its addon with `bindings`, which searches relative to the calling file
+ * (bundled: dist/, where it is not) through a dozen candidate paths. The stand-in loads it from
+ * node_modules/better-sqlite3/build/Release, where npm's install puts it, resolved at runtime from
+ * dist/app.cjs; any other layout is left to `bindings`, told where better-sqlite3 is.
+ */
+const sqliteAddon = {
+  name: "sqlite-addon",
+  setup(build) {
+    // Resolved at runtime from node_modules: better-sqlite3's folder, and the fallback's `bindings`.
+    build.onResolve({ filter: /^(bindings|better-sqlite3\/package\.json)$/, namespace: "sqlite-addon" }, (args) => ({ path: args.path, external: true }))
+    build.onResolve({ filter: /^bindings$/ }, (args) =>
+      /[\\/]node_modules[\\/]better-sqlite3[\\/]/.test(args.importer) ? { path: "bindings", namespace: "sqlite-addon" } : undefined)
+    build.onLoad({ filter: /.*/, namespace: "sqlite-addon" }, () => ({
+      loader: "js",
+      contents: `const Path = require("node:path")
+module.exports = (name) => {
+  const root = Path.dirname(require.resolve("better-sqlite3/package.json"))
+  try {
+    return require(Path.join(root, "build", "Release", name))
+  } catch (error) {
+    if (error?.code !== "MODULE_NOT_FOUND") throw error
+    return require("bindings")({ bindings: name, module_root: root })
+  }
+}`
+    }))
+  }
+}
 
 /** @effect/platform's Swagger UI strings, moved to files next to the bundle and read on first use. */
 const swaggerAssets = {
@@ -144,7 +174,7 @@ await build({
   sourcemap: true,
   legalComments: "none",
   external,
-  plugins: [swaggerAssets, lazyPackages],
+  plugins: [swaggerAssets, lazyPackages, sqliteAddon],
   banner: { js: "(function (exports, require, module, __filename, __dirname) {" },
   footer: { js: "})" },
   logLevel: "warning"
