@@ -128,6 +128,57 @@ ${real.__esModule ? "Object.defineProperty(module.exports, \"__esModule\", { val
   }
 }
 
+/**
+ * Imports of a package's index (`import { Effect, Schema } from "effect"`) rewritten to its modules
+ * (`import * as Effect from "effect/Effect"`). Through the index, esbuild keeps a namespace object
+ * holding every export of each module named (all of Schema, all of Effect...), so none of it could
+ * be left out, and starting evaluated all of it. Through the module, only what is used is bundled.
+ * Our sources and the libraries' own (some of which import from "effect") are rewritten alike.
+ */
+const barrels = ["effect", "@effect/platform", "@effect/platform-node", "@effect/sql", "@effect/sql-pg", "@effect/sql-sqlite-node", "@effect/experimental"]
+const deepImports = {
+  name: "deep-imports",
+  setup(build) {
+    const requireReal = createRequire(Path.resolve("package.json"))
+    /** name -> the module it comes from, and whether it is that module's namespace. */
+    const exportsOf = new Map(barrels.map((pkg) => {
+      const index = Fs.readFileSync(Path.join(Path.dirname(requireReal.resolve(`${pkg}/package.json`)), "dist/esm/index.js"), "utf8")
+        .replace(/\/\*[\s\S]*?\*\//g, "")
+      const names = new Map()
+      for (const [, name, module] of index.matchAll(/export \* as (\w+) from "\.\/(\w+)\.js"/g)) names.set(name, { module, namespace: true })
+      for (const [, list, module] of index.matchAll(/export \{([^}]*)\} from "\.\/(\w+)\.js"/g)) {
+        for (const name of list.split(",").map((name) => name.trim()).filter(Boolean)) names.set(name, { module, namespace: false })
+      }
+      return [pkg, names]
+    }))
+    const pattern = new RegExp(`import\\s*\\{([^}]*)\\}\\s*from\\s*"(${barrels.map((pkg) => pkg.replace("/", "\\/")).join("|")})"`, "g")
+    const rewrite = (source) =>
+      source.replace(pattern, (whole, list, pkg) => {
+        const names = exportsOf.get(pkg)
+        const kept = []
+        const lines = []
+        for (const specifier of list.split(",").map((part) => part.trim()).filter(Boolean)) {
+          if (specifier.startsWith("type ")) continue
+          const [imported, local = imported] = specifier.split(/\s+as\s+/)
+          const found = names.get(imported)
+          if (found === undefined) kept.push(specifier)
+          else if (found.namespace) lines.push(`import * as ${local} from "${pkg}/${found.module}"`)
+          else lines.push(`import { ${imported} as ${local} } from "${pkg}/${found.module}"`)
+        }
+        if (kept.length > 0) lines.push(`import { ${kept.join(", ")} } from "${pkg}"`)
+        // On one line: the source map's lines below stay where they were.
+        return lines.join("; ")
+      })
+    build.onLoad({ filter: /\.(ts|js)$/ }, (args) => {
+      if (!/[\\/](src|node_modules[\\/](effect|@effect))[\\/]/.test(args.path)) return undefined
+      const source = Fs.readFileSync(args.path, "utf8")
+      if (!/from\s*"(effect|@effect\/[\w-]+)"/.test(source)) return undefined
+      const contents = rewrite(source)
+      return contents === source ? undefined : { contents, loader: args.path.endsWith(".ts") ? "ts" : "js" }
+    })
+  }
+}
+
 /** Runs the built service once with OWNED_SERVICE_WRITE_CODE_CACHE; resolves with why not, or undefined. */
 const warmUp = (cacheFile) =>
   new Promise((resolve) => {
@@ -174,7 +225,7 @@ await build({
   sourcemap: true,
   legalComments: "none",
   external,
-  plugins: [swaggerAssets, lazyPackages, sqliteAddon],
+  plugins: [swaggerAssets, lazyPackages, sqliteAddon, deepImports],
   banner: { js: "(function (exports, require, module, __filename, __dirname) {" },
   footer: { js: "})" },
   logLevel: "warning"
