@@ -28,66 +28,14 @@ export class JobDatabaseError extends Data.TaggedError("JobDatabaseError")<{
 
 export const databaseFile = (dataDir: string) => Path.join(dataDir, "jobs.db")
 
-const exists = (file: string) => Effect.promise(() => Fs.access(file).then(() => true, () => false))
-
-/** better-sqlite3 throws from its constructor (a directory it cannot write): a defect there. */
-const openSqlite = (options: SqliteClient.SqliteClientConfig) =>
-  Effect.catchAllDefect(SqliteClient.make(options), Effect.fail)
-
-const removeCreating = (file: string) =>
-  Effect.promise(() => Promise.all(["", "-wal", "-shm"].map((suffix) => Fs.rm(`${file}${suffix}`, { force: true }))))
-
-/**
- * A store that does not exist yet, made whole before it gets its name. Made in place, each of its
- * first writes waited for the disk (the switch to WAL, the migrations' commits: ~30 ms of a start
- * on a fresh DATA_DIR, which is every start of a replica without a volume). Here they are written
- * under a temporary name with synchronous = OFF, then made durable at once (FULL and a TRUNCATE
- * checkpoint: the WAL synced, copied into the file, the file synced), closed, and only then linked
- * to `file` and the folder synced. A crash before that leaves a `jobs.db.creating-*` file behind
- * (nothing reads it; it may be deleted), never a half-made store under the real name; link does
- * not replace a store another start made meanwhile (that one is used). No job is accepted before
- * the store is opened under its name with FULL, so nothing a 202 promised rests on OFF.
- * false: the file system cannot link (the caller then opens the store in place, the slow way).
- */
-const createWhole = (file: string) => {
-  const creating = `${file}.creating-${process.pid}-${crypto.randomUUID()}`
-  return Effect.gen(function*() {
-    yield* Effect.scoped(Effect.gen(function*() {
-      const client = yield* openSqlite({ filename: creating, disableWAL: true })
-      yield* client`PRAGMA synchronous = OFF`
-      yield* client`PRAGMA journal_mode = WAL`
-      yield* Effect.provideService(JobMigrations.run, SqlClient.SqlClient, client)
-      yield* client`PRAGMA synchronous = FULL`
-      yield* client`PRAGMA wal_checkpoint(TRUNCATE)`
-    }))
-    const linked = yield* Effect.tryPromise(() => Fs.link(creating, file)).pipe(
-      Effect.as(true),
-      Effect.catchIf((error) => (error.error as NodeJS.ErrnoException).code === "EEXIST", () => Effect.succeed(true)),
-      Effect.catchIf((error) => ["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS"].includes((error.error as NodeJS.ErrnoException).code ?? ""), () => Effect.succeed(false))
-    )
-    yield* removeCreating(creating)
-    if (linked) {
-      yield* Effect.tryPromise(async () => {
-        const folder = await Fs.open(Path.dirname(file), "r")
-        try {
-          await folder.sync()
-        } finally {
-          await folder.close()
-        }
-      })
-    }
-    return linked
-  }).pipe(Effect.onError(() => removeCreating(creating)))
-}
-
 /** One connection, in WAL mode (the client's default); FULL makes every commit durable before
  * the 202 that follows it (NORMAL would let a power loss take the last commits back). */
 const sqlite = Effect.fn("JobDatabase.sqlite")(
   function*(dataDir: string) {
     const file = databaseFile(dataDir)
     yield* Effect.tryPromise(() => Fs.mkdir(dataDir, { recursive: true }))
-    if (!(yield* exists(file))) yield* createWhole(file)
-    const client = yield* openSqlite({ filename: file })
+    // better-sqlite3 throws from its constructor (a directory it cannot write): a defect there.
+    const client = yield* Effect.catchAllDefect(SqliteClient.make({ filename: file }), Effect.fail)
     yield* client`PRAGMA synchronous = FULL`
     return { client: client as SqlClient.SqlClient, opened: { store: "sqlite" as const, file } }
   },

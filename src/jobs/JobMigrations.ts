@@ -60,19 +60,8 @@ const createQueue = Effect.gen(function*() {
 
 const migrate = Migrator.make({})
 
-const migrations = { "1_create_job_queue": createQueue }
-/** The highest id in `migrations` (the Migrator's ids are the keys' numeric prefixes). */
-const LATEST = Math.max(...Object.keys(migrations).map((key) => Number.parseInt(key, 10)))
-
-/** One read: the database already has every migration (a restart, or a store JobDatabase has just
- * made whole). Not when the migrations table is missing or unreadable: the Migrator then decides. */
-const isCurrent = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const rows = yield* sql<{ readonly id: number | string | null }>`SELECT MAX(migration_id) AS id FROM ${sql(MIGRATIONS_TABLE)}`
-  return Number(rows[0]?.id ?? 0) >= LATEST
-}).pipe(Effect.orElseSucceed(() => false))
-
-const migrateNow = Effect.gen(function*() {
+/** Runs the pending migrations; on Postgres, safe when several replicas run it at once. */
+export const run = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   yield* sql.onDialectOrElse({
     pg: () =>
@@ -86,8 +75,5 @@ const migrateNow = Effect.gen(function*() {
       )),
     orElse: () => Effect.void
   })
-  return yield* migrate({ loader: Migrator.fromRecord(migrations), table: MIGRATIONS_TABLE })
+  return yield* migrate({ loader: Migrator.fromRecord({ "1_create_job_queue": createQueue }), table: MIGRATIONS_TABLE })
 })
-
-/** Runs the pending migrations, if any; on Postgres, safe when several replicas run it at once. */
-export const run = Effect.flatMap(isCurrent, (current) => current ? Effect.succeed([]) : migrateNow)
