@@ -166,8 +166,8 @@ const deepImports = {
           else lines.push(`import { ${imported} as ${local} } from "${pkg}/${found.module}"`)
         }
         if (kept.length > 0) lines.push(`import { ${kept.join(", ")} } from "${pkg}"`)
-        // On one line: the source map's lines below stay where they were.
-        return lines.join("; ")
+        // As many lines as the statement had: the lines below it stay where the source map says.
+        return lines.join("; ") + "\n".repeat(whole.split("\n").length - 1)
       })
     build.onLoad({ filter: /\.(ts|js)$/ }, (args) => {
       if (!/[\\/](src|node_modules[\\/](effect|@effect))[\\/]/.test(args.path)) return undefined
