@@ -7,11 +7,12 @@
 // Released when: the build returns; the warm-up child gets SIGTERM, then SIGKILL after 20 s.
 //
 // Dependencies are bundled too, except what cannot be:
-// - `better-sqlite3` (the SQLite job store) loads its compiled better_sqlite3.node through
-//   `bindings`, which searches for it relative to its own file (`__filename`, the call stack):
-//   bundled, it finds nothing. It stays in node_modules and dist/app.cjs requires it at runtime,
-//   so node_modules/better-sqlite3 (and its runtime requires `bindings` and `file-uri-to-path`)
-//   must ship next to dist/ (see deploy/Dockerfile).
+// - `better-sqlite3`'s compiled addon (the SQLite job store). Its JavaScript is bundled (loading
+//   its dozen files through Node's module loader, uncached, took ~10 ms of the start), but the
+//   addon, build/Release/better_sqlite3.node, stays in node_modules: `sqliteAddon` below loads it
+//   from there directly, and through `bindings` (with better-sqlite3's folder as its root) if it
+//   is not there. So node_modules/better-sqlite3 (its package.json and addon; `bindings` and
+//   `file-uri-to-path` for the fallback) must ship next to dist/ (see deploy/Dockerfile).
 // - `pg-native` is pg's optional native binding, required only through `pg.native` (we never ask
 //   for it) and not installed; `ws`'s native accelerators `bufferutil` and `utf-8-validate` are
 //   optional requires inside try/catch. External, they are looked up only if ever used.
@@ -33,7 +34,36 @@ import * as Path from "node:path"
 import { build } from "esbuild"
 import { inputsHash, removeStamp, writeStamp } from "./build-inputs.mjs"
 
-const external = ["better-sqlite3", "pg-native", "bufferutil", "utf-8-validate"]
+const external = ["pg-native", "bufferutil", "utf-8-validate"]
+
+/**
+ * better-sqlite3 finds its addon with `bindings`, which searches relative to the calling file
+ * (bundled: dist/, where it is not) through a dozen candidate paths. The stand-in loads it from
+ * node_modules/better-sqlite3/build/Release, where npm's install puts it, resolved at runtime from
+ * dist/app.cjs; any other layout is left to `bindings`, told where better-sqlite3 is.
+ */
+const sqliteAddon = {
+  name: "sqlite-addon",
+  setup(build) {
+    // Resolved at runtime from node_modules: better-sqlite3's folder, and the fallback's `bindings`.
+    build.onResolve({ filter: /^(bindings|better-sqlite3\/package\.json)$/, namespace: "sqlite-addon" }, (args) => ({ path: args.path, external: true }))
+    build.onResolve({ filter: /^bindings$/ }, (args) =>
+      /[\\/]node_modules[\\/]better-sqlite3[\\/]/.test(args.importer) ? { path: "bindings", namespace: "sqlite-addon" } : undefined)
+    build.onLoad({ filter: /.*/, namespace: "sqlite-addon" }, () => ({
+      loader: "js",
+      contents: `const Path = require("node:path")
+module.exports = (name) => {
+  const root = Path.dirname(require.resolve("better-sqlite3/package.json"))
+  try {
+    return require(Path.join(root, "build", "Release", name))
+  } catch (error) {
+    if (error?.code !== "MODULE_NOT_FOUND") throw error
+    return require("bindings")({ bindings: name, module_root: root })
+  }
+}`
+    }))
+  }
+}
 
 /** @effect/platform's Swagger UI strings, moved to files next to the bundle and read on first use. */
 const swaggerAssets = {
@@ -98,6 +128,57 @@ ${real.__esModule ? "Object.defineProperty(module.exports, \"__esModule\", { val
   }
 }
 
+/**
+ * Imports of a package's index (`import { Effect, Schema } from "effect"`) rewritten to its modules
+ * (`import * as Effect from "effect/Effect"`). Through the index, esbuild keeps a namespace object
+ * holding every export of each module named (all of Schema, all of Effect...), so none of it could
+ * be left out, and starting evaluated all of it. Through the module, only what is used is bundled.
+ * Our sources and the libraries' own (some of which import from "effect") are rewritten alike.
+ */
+const barrels = ["effect", "@effect/platform", "@effect/platform-node", "@effect/sql", "@effect/sql-pg", "@effect/sql-sqlite-node", "@effect/experimental"]
+const deepImports = {
+  name: "deep-imports",
+  setup(build) {
+    const requireReal = createRequire(Path.resolve("package.json"))
+    /** name -> the module it comes from, and whether it is that module's namespace. */
+    const exportsOf = new Map(barrels.map((pkg) => {
+      const index = Fs.readFileSync(Path.join(Path.dirname(requireReal.resolve(`${pkg}/package.json`)), "dist/esm/index.js"), "utf8")
+        .replace(/\/\*[\s\S]*?\*\//g, "")
+      const names = new Map()
+      for (const [, name, module] of index.matchAll(/export \* as (\w+) from "\.\/(\w+)\.js"/g)) names.set(name, { module, namespace: true })
+      for (const [, list, module] of index.matchAll(/export \{([^}]*)\} from "\.\/(\w+)\.js"/g)) {
+        for (const name of list.split(",").map((name) => name.trim()).filter(Boolean)) names.set(name, { module, namespace: false })
+      }
+      return [pkg, names]
+    }))
+    const pattern = new RegExp(`import\\s*\\{([^}]*)\\}\\s*from\\s*"(${barrels.map((pkg) => pkg.replace("/", "\\/")).join("|")})"`, "g")
+    const rewrite = (source) =>
+      source.replace(pattern, (whole, list, pkg) => {
+        const names = exportsOf.get(pkg)
+        const kept = []
+        const lines = []
+        for (const specifier of list.split(",").map((part) => part.trim()).filter(Boolean)) {
+          if (specifier.startsWith("type ")) continue
+          const [imported, local = imported] = specifier.split(/\s+as\s+/)
+          const found = names.get(imported)
+          if (found === undefined) kept.push(specifier)
+          else if (found.namespace) lines.push(`import * as ${local} from "${pkg}/${found.module}"`)
+          else lines.push(`import { ${imported} as ${local} } from "${pkg}/${found.module}"`)
+        }
+        if (kept.length > 0) lines.push(`import { ${kept.join(", ")} } from "${pkg}"`)
+        // As many lines as the statement had: the lines below it stay where the source map says.
+        return lines.join("; ") + "\n".repeat(whole.split("\n").length - 1)
+      })
+    build.onLoad({ filter: /\.(ts|js)$/ }, (args) => {
+      if (!/[\\/](src|node_modules[\\/](effect|@effect))[\\/]/.test(args.path)) return undefined
+      const source = Fs.readFileSync(args.path, "utf8")
+      if (!/from\s*"(effect|@effect\/[\w-]+)"/.test(source)) return undefined
+      const contents = rewrite(source)
+      return contents === source ? undefined : { contents, loader: args.path.endsWith(".ts") ? "ts" : "js" }
+    })
+  }
+}
+
 /** Runs the built service once with OWNED_SERVICE_WRITE_CODE_CACHE; resolves with why not, or undefined. */
 const warmUp = (cacheFile) =>
   new Promise((resolve) => {
@@ -144,7 +225,7 @@ await build({
   sourcemap: true,
   legalComments: "none",
   external,
-  plugins: [swaggerAssets, lazyPackages],
+  plugins: [swaggerAssets, lazyPackages, sqliteAddon, deepImports],
   banner: { js: "(function (exports, require, module, __filename, __dirname) {" },
   footer: { js: "})" },
   logLevel: "warning"
