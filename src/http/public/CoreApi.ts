@@ -7,6 +7,7 @@ import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, HttpServerResponse, Open
 import { Effect, Layer, Schema } from "effect"
 import { Shutdown } from "../../lifecycle/Shutdown.js"
 import { Draining, NotReady, Wire } from "./ApiErrors.js"
+import * as ApiGroup from "./ApiGroup.js"
 import { BaseApi } from "./BaseApi.js"
 import { ReadinessChecks } from "./ReadinessChecks.js"
 
@@ -72,7 +73,7 @@ export class Work extends HttpApiGroup.make("work")
  * still documents it, and test/http/PublicApi.test.ts decodes it with the typed client. */
 const healthy = Effect.succeed(HttpServerResponse.unsafeJson({ status: "ok" }))
 
-const HealthLive = HttpApiBuilder.group(BaseApi.add(Health), "health", (handlers) =>
+const HealthLive = ApiGroup.group(BaseApi.add(Health), "health", (handlers) =>
   Effect.gen(function*() {
     const shutdown = yield* Shutdown
     const readiness = yield* ReadinessChecks
@@ -85,7 +86,7 @@ const HealthLive = HttpApiBuilder.group(BaseApi.add(Health), "health", (handlers
       })
   }))
 
-const WorkLive = HttpApiBuilder.group(BaseApi.add(Work), "work", (handlers) =>
+const WorkLive = ApiGroup.group(BaseApi.add(Work), "work", (handlers) =>
   handlers.handle("sleep", ({ urlParams: { ms } }) =>
     Effect.sleep(ms).pipe(
       Effect.as({ sleptMs: ms }),

@@ -1,5 +1,6 @@
 /**
- * The public API served: HttpApiBuilder.serve over whatever HttpServer the listener provides,
+ * The public API served: HttpApiBuilder.serve's composition, with the API's app made by ApiRouter
+ * (HttpApiBuilder's routes, found without a context scope per request), over whatever HttpServer the listener provides,
  * with what every public request goes through (the route gate and the error middleware, the body
  * bound) and the document routes (/openapi.json, /docs). The API and its handlers are composed
  * in src/App.ts; this module names no group.
@@ -14,6 +15,7 @@ import {
   FileSystem,
   HttpIncomingMessage,
   HttpRouter,
+  HttpServer,
   HttpServerResponse,
   OpenApi
 } from "@effect/platform"
@@ -21,6 +23,7 @@ import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer, Option } from "effect"
 import * as NodeEdge from "../../lifecycle/NodeEdge.js"
 import * as ApiDocument from "./ApiDocument.js"
+import * as ApiRouter from "./ApiRouter.js"
 import * as ErrorsMiddleware from "./ErrorsMiddleware.js"
 import * as RouteGate from "./RouteGate.js"
 
@@ -76,7 +79,9 @@ const documentRoutes = HttpApiBuilder.Router.use((router) =>
 /** The API of `handlers` (HttpApiBuilder.api(Api) with its groups' layers provided) served on
  * the HttpServer.HttpServer of the context. */
 export const serve = <EH, RH>(handlers: Layer.Layer<HttpApi.Api, EH, RH>) =>
-  HttpApiBuilder.serve().pipe(
+  Layer.unwrapEffect(Effect.map(ApiRouter.httpApp, (app) => HttpServer.serve(app))).pipe(
+    // HttpApiBuilder.serve's own two: the handlers' layers share them within one build.
+    Layer.provide([HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer]),
     Layer.provide(bounded),
     Layer.provide(extras),
     Layer.provide(handlers),
