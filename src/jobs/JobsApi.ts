@@ -1,7 +1,8 @@
 // The jobs feature's routes: POST /jobs and GET /jobs/:id, declared with HttpApi and handled here.
 // JobsFeature.ts exports the group and its handlers; src/App.ts adds them to the public API.
-import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Effect, Option, Schema } from "effect"
+import * as ApiGroup from "../http/public/ApiGroup.js"
 import { BaseApi } from "../http/public/BaseApi.js"
 import { EXAMPLE_MS, MAX_SLEEP_MS } from "../http/public/CoreApi.js"
 import { NotFound, onTheWire, ShuttingDown, Wire } from "../http/public/ApiErrors.js"
@@ -76,7 +77,7 @@ export class JobsApi extends BaseApi.add(Jobs) {}
 const shuttingDown = () => new ShuttingDown({ message: "the service is shutting down" })
 const storeUnavailable = () => new StoreUnavailable({ message: "the job store is unavailable; retry later" })
 
-export const JobsLive = HttpApiBuilder.group(JobsApi, "jobs", (handlers) =>
+export const JobsLive = ApiGroup.group(JobsApi, "jobs", (handlers) =>
   Effect.gen(function*() {
     const pool = yield* WorkerPool
     const store = yield* JobStore

@@ -1,7 +1,8 @@
 // The upstream feature's route: GET /upstream, declared with HttpApi and handled here.
 // UpstreamFeature.ts exports the group and its handlers; src/App.ts adds them to the public API.
-import { HttpApiBuilder, HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
+import { HttpApiEndpoint, HttpApiGroup, OpenApi } from "@effect/platform"
 import { Effect, Schema } from "effect"
+import * as ApiGroup from "../http/public/ApiGroup.js"
 import { BaseApi } from "../http/public/BaseApi.js"
 import { onTheWire, status, Wire } from "../http/public/ApiErrors.js"
 import { CircuitOpen } from "./CircuitBreaker.js"
@@ -37,7 +38,7 @@ export class UpstreamGroup extends HttpApiGroup.make("upstream")
 /** The public API as far as this feature knows it; also what its typed client is made from. */
 export class UpstreamApi extends BaseApi.add(UpstreamGroup) {}
 
-export const UpstreamLive = HttpApiBuilder.group(UpstreamApi, "upstream", (handlers) =>
+export const UpstreamLive = ApiGroup.group(UpstreamApi, "upstream", (handlers) =>
   Effect.gen(function*() {
     const upstream = yield* Upstream
     return handlers.handle("get", () =>
