@@ -18,7 +18,7 @@ import { runInfo, table, withRollingSection, writeResults } from "./report.mjs"
 import { CHECK_INTER_MS, CHECK_TIMEOUT_MS, haproxyVersion, serverStates, startHaproxy } from "./trial/haproxy.mjs"
 import { broadcastFigures, httpClients, makeStats, posters, wsClients } from "./trial/load.mjs"
 import { startReplica, stopReplica } from "./trial/replica.mjs"
-import { GOAL_TEXT, goalMet, missingNote, renderRollingSection } from "./trial/summary.mjs"
+import { GOAL_TEXT, goalMet, missingNote, renderRollingSection, runAndRequests } from "./trial/summary.mjs"
 
 const args = Object.fromEntries(process.argv.slice(2).map((arg) => arg.replace(/^--/, "").split("=")))
 const REPLICAS = Number(args.replicas ?? 3)
@@ -232,17 +232,7 @@ try {
     `port, and the next waits until HAProxy sees it up and ${STEADY_MS / 1000} s have passed. Then the load stops, the trial waits for every`,
     "acknowledged job to be logged done by some replica, and stops the successors.",
     "",
-    `- commit: ${run.commit}`,
-    `- date: ${run.date}`,
-    `- machine: ${run.machine}; load average at start ${run.load}; ${version}`,
-    `- the trial took ${tookS} s`,
-    "",
-    `**Goal (${GOAL_TEXT}): ${goal ? "met" : "missed"}.**`,
-    "",
-    table(["requests", "sent", "2xx", "429", "failed"], [
-      ["HTTP GET (/sleep?ms=5, /healthz)", stats.http.sent, stats.http.ok, stats.http.tooMany, stats.http.failed],
-      ["POST /jobs", stats.jobs.sent, stats.jobs.ok, stats.jobs.tooMany, stats.jobs.failed]
-    ]),
+    ...runAndRequests({ run, version, tookS, goal, http: stats.http, posts: stats.jobs }),
     "",
     ...(failures.length === 0 ? [] : ["Failed requests, by when they were answered:", "", ...failures, ""]),
     table(["jobs acknowledged (202)", "done", "lost", "done twice", "done without a 202"], [[acked.length, acked.length - lost.length, lost.length, twice.length, unacked.length]]),

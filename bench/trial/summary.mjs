@@ -33,6 +33,21 @@ export const missingNote = (missed, edgeMs) => {
   ].join("\n")
 }
 
+/** The lines both files open with: the run, the goal met or missed, and the requests table. */
+export const runAndRequests = ({ run, version, tookS, goal, http, posts }) => [
+  `- commit: ${run.commit}`,
+  `- date: ${run.date}`,
+  `- machine: ${run.machine}; load average at start ${run.load}; ${version}`,
+  `- the trial took ${tookS} s`,
+  "",
+  `**Goal (${GOAL_TEXT}): ${goal ? "met" : "missed"}.**`,
+  "",
+  table(["requests", "sent", "2xx", "429", "failed"], [
+    ["HTTP GET (/sleep?ms=5, /healthz)", http.sent, http.ok, http.tooMany, http.failed],
+    ["POST /jobs", posts.sent, posts.ok, posts.tooMany, posts.failed]
+  ])
+]
+
 /**
  * The section of bench/RESULTS.md: commit, date, goal met or missed, and the totals (requests, jobs,
  * broadcasts, exits); RESULTS-rolling.md has the rest.
@@ -46,17 +61,7 @@ export const renderRollingSection = ({ run, version, tookS, goal, http, posts, j
     "section as it stands: its commit and date are the trial's. What the trial does and every figure per",
     "client and per replica: [RESULTS-rolling.md](RESULTS-rolling.md).",
     "",
-    `- commit: ${run.commit}`,
-    `- date: ${run.date}`,
-    `- machine: ${run.machine}; load average at start ${run.load}; ${version}`,
-    `- the trial took ${tookS} s`,
-    "",
-    `**Goal (${GOAL_TEXT}): ${goal ? "met" : "missed"}.**`,
-    "",
-    table(["requests", "sent", "2xx", "429", "failed"], [
-      ["HTTP GET (/sleep?ms=5, /healthz)", http.sent, http.ok, http.tooMany, http.failed],
-      ["POST /jobs", posts.sent, posts.ok, posts.tooMany, posts.failed]
-    ]),
+    ...runAndRequests({ run, version, tookS, goal, http, posts }),
     "",
     table(["jobs acknowledged (202)", "done", "lost", "done twice"], [[jobs.acked, jobs.acked - jobs.lost, jobs.lost, jobs.twice]]),
     "",

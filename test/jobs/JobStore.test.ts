@@ -5,8 +5,8 @@ import { Effect, Either, Option } from "effect"
 import { QUEUE_TABLE } from "../../src/jobs/JobMigrations.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
-import { freshSchema, postgresUrl, query } from "../support/postgres.js"
-import { startTcpProxy } from "../support/TcpProxy.js"
+import { postgresUrl, query } from "../support/postgres.js"
+import { proxiedPostgres } from "../support/TcpProxy.js"
 import { freshStore, postgres, startStore, storeKinds } from "./jobStores.js"
 
 describe.each(storeKinds)("JobStore on $name", (kind) => {
@@ -122,15 +122,8 @@ describe.skipIf(postgresUrl === null)("JobStore on postgres", () => {
   it.live("the database goes away: submit and get fail StoreUnavailable at once, readiness follows, and comes back with it", () => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
-      const target = new URL(postgresUrl!)
-      const proxy = yield* Effect.acquireRelease(
-        Effect.promise(() => startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) })),
-        (proxy) => Effect.promise(() => proxy.close())
-      )
-      const { url } = yield* Effect.promise(() => freshSchema())
-      const viaProxy = new URL(url)
-      viaProxy.port = String(proxy.port)
-      const { stop, store } = yield* startStore({ store: { DATABASE_URL: viaProxy.href } })
+      const { proxy, url: viaProxy } = yield* proxiedPostgres
+      const { stop, store } = yield* startStore({ store: { DATABASE_URL: viaProxy } })
       const before = yield* store.submit({ ms: 1, payload: null })
       yield* Effect.promise(() => proxy.cut())
       const refused = yield* Effect.either(store.submit({ ms: 1, payload: null }))

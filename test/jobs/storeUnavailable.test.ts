@@ -13,9 +13,9 @@ import * as JobsFeature from "../../src/jobs/JobsFeature.js"
 import { QUEUE_TABLE } from "../../src/jobs/JobMigrations.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
-import { freshSchema, postgresUrl } from "../support/postgres.js"
+import { postgresUrl } from "../support/postgres.js"
 import { startServing } from "../support/publicServer.js"
-import { startTcpProxy } from "../support/TcpProxy.js"
+import { proxiedPostgres } from "../support/TcpProxy.js"
 import { type DiskSwitch, failingDatabase } from "./failingSqlClient.js"
 import { startStore } from "./jobStores.js"
 import { jobsServed } from "./jobsServed.js"
@@ -117,19 +117,12 @@ describe("the job store cannot write, through the routes", () => {
   it.live.skipIf(postgresUrl === null)("Postgres cut off: POST and GET 503 + Retry-After, never 500 or 202, /readyz 503; restored: /readyz 200 by itself, POST 202", () => {
     const logs = captureLogs()
     return leakCheck(Effect.gen(function*() {
-      const target = new URL(postgresUrl!)
-      const proxy = yield* Effect.acquireRelease(
-        Effect.promise(() => startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) })),
-        (proxy) => Effect.promise(() => proxy.close())
-      )
-      const { url } = yield* Effect.promise(() => freshSchema())
-      const viaProxy = new URL(url)
-      viaProxy.port = String(proxy.port)
+      const { proxy, url: viaProxy } = yield* proxiedPostgres
       const dataDir = yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "jobs-pgdown-")))
       const { baseUrl } = yield* startServing({
         features: JobsFeature.layer,
         api: jobsServed,
-        config: { DATABASE_URL: viaProxy.href, DATA_DIR: dataDir, WORKERS: "1", JOB_QUEUE_SIZE: "100" }
+        config: { DATABASE_URL: viaProxy, DATA_DIR: dataDir, WORKERS: "1", JOB_QUEUE_SIZE: "100" }
       })
       const first = yield* call(`${baseUrl}/jobs`, { ms: 1 })
       expect(first.status).toBe(202)

@@ -1,7 +1,9 @@
 // A TCP proxy a test can cut and restore: "the database went down" without stopping the shared
 // database. Cut: every proxied connection is destroyed and new ones are refused (the port is
 // closed); restore: the same port accepts and forwards again.
+import { Effect } from "effect"
 import * as Net from "node:net"
+import { freshSchema, postgresUrl } from "./postgres.js"
 
 export interface TcpProxy {
   readonly port: number
@@ -50,3 +52,17 @@ export const startTcpProxy = async (target: { readonly host: string; readonly po
     close: cut
   }
 }
+
+/** A fresh schema on the test Postgres, reached through a proxy the test can cut: its URL through
+ * the proxy, and the proxy (closed with the scope). */
+export const proxiedPostgres = Effect.gen(function*() {
+  const target = new URL(postgresUrl!)
+  const proxy = yield* Effect.acquireRelease(
+    Effect.promise(() => startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) })),
+    (proxy) => Effect.promise(() => proxy.close())
+  )
+  const { url } = yield* Effect.promise(() => freshSchema())
+  const viaProxy = new URL(url)
+  viaProxy.port = String(proxy.port)
+  return { proxy, url: viaProxy.href }
+})
