@@ -8,7 +8,7 @@
  * Does not own: the request fibers (the FiberSet it is given: serve's scope owns it).
  */
 import { type HttpApp, HttpMiddleware, HttpServerRequest } from "@effect/platform"
-import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
+import { NodeHttpServerRequest } from "@effect/platform-node"
 import { Effect, type FiberSet } from "effect"
 import * as Http from "node:http"
 import type * as Net from "node:net"
@@ -19,6 +19,7 @@ import type { Shutdown } from "../../lifecycle/Shutdown.js"
 import { withRequestLifecycle } from "../RequestLifecycle.js"
 import type { Connection } from "./Connections.js"
 import type { Serving } from "./NodeEvents.js"
+import * as RequestHandler from "./RequestHandler.js"
 import * as Upgrade from "./Upgrade.js"
 
 export interface ServingInput {
@@ -59,12 +60,11 @@ export const make = (app: HttpApp.Default<unknown>, middleware: HttpMiddleware.H
       shutdown: input.shutdown,
       edge: input.edge
     })
-    // The platform's server span (one attribute per request header, a URL parsed per request)
-    // is off: withRequestLifecycle opens a lean one of its own.
-    const request = yield* NodeHttpServer.makeHandler(lifecycled).pipe(HttpMiddleware.withTracerDisabledWhenEffect(() => true))
-    const upgradeHandler = yield* NodeHttpServer.makeHandler(Effect.tap(lifecycled, () => settleUpgrade)).pipe(
-      HttpMiddleware.withTracerDisabledWhenEffect(() => true)
-    )
+    // Not platform-node's makeHandler: RequestHandler runs the app without the per-request
+    // wrapping (issue 21), and without the platform's server span (one attribute per request
+    // header, a URL parsed per request): withRequestLifecycle opens a lean one of its own.
+    const request = yield* RequestHandler.make(lifecycled)
+    const upgradeHandler = yield* RequestHandler.make(Effect.tap(lifecycled, () => settleUpgrade))
     const { edge } = input
     const upgrade = (nodeRequest: Http.IncomingMessage, socket: Duplex, head: Buffer, connection: Connection | undefined) => {
       Upgrade.offer(nodeRequest, socket, head)
