@@ -1,4 +1,4 @@
-// Three small corrections to how Node and platform-node drive a socket and a request/response
+// Two small corrections to how Node and platform-node drive a socket and a request/response
 // pair, applied by the draining server (server/Connections.ts) per socket and per request. Each
 // is a callback Node calls, so each goes through the edge. test/http/NodePatches.test.ts pins the
 // bug each one works around: when one of those tests fails, Node or the platform fixed it and the
@@ -20,39 +20,6 @@ export const lingerWhileBodyArrives = (socket: Net.Socket, lastRequest: () => Ht
     if (request !== undefined && !request.complete) lingeringClose(socket, edge)
     else destroySoon.call(socket)
   }, () => socket.destroy())
-}
-
-/**
- * platform-node writes a body with `response.end(body, callback)` inside an uninterruptible
- * region and waits for the callback, which Node calls on 'finish' only. A socket that dies
- * first never finishes: the request fiber would wait forever and hold the drain to the
- * deadline. The callback therefore also runs when the response closes, whichever comes first.
- */
-export const settleEndCallbackOnClose = (response: Http.ServerResponse, edge: Edge) => {
-  const end = response.end
-  let settle: (() => void) | undefined
-  let closed = false
-  response.end = function(this: Http.ServerResponse, ...args: Array<unknown>) {
-    const callback = args.at(-1)
-    if (typeof callback === "function") {
-      let settled = false
-      settle = () => {
-        if (settled) return
-        settled = true
-        callback()
-      }
-      args[args.length - 1] = edge.guard("response end callback", settle)
-    }
-    const result = Reflect.apply(end, this, args)
-    // Already closed (the client went away first, e.g. a HEAD whose client half-closed): no
-    // 'close' is coming, and the interrupted request's answer must not wait for one.
-    if (closed) settle?.()
-    return result
-  } as typeof response.end
-  response.once("close", edge.guard("response close: settle end callback", () => {
-    closed = true
-    settle?.()
-  }))
 }
 
 /**

@@ -94,8 +94,8 @@ const beforeShutdown: ReadonlyArray<Case> = [
       })
   },
   // Callbacks after the answer: the client is served; the server's bookkeeping must survive.
-  // ("response end callback" is not among them: RequestHandler ends a response without one.)
-  ...["socket close", "response close", "response close: settle end callback"].map((where): Case => ({
+  // (No "response end callback": RequestHandler ends a response without one.)
+  ...["socket close", "response close"].map((where): Case => ({
     where,
     victim: ({ connect, server }) =>
       Effect.gen(function*() {

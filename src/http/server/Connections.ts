@@ -10,7 +10,7 @@ import type * as Http from "node:http"
 import type * as Net from "node:net"
 import type { Duplex } from "node:stream"
 import type { Edge } from "../../lifecycle/NodeEdge.js"
-import { lingerWhileBodyArrives, settleEndCallbackOnClose } from "../ResponsePatches.js"
+import { lingerWhileBodyArrives } from "../ResponsePatches.js"
 import * as WireMetrics from "../WireMetrics.js"
 
 /** One accepted socket. */
@@ -90,7 +90,6 @@ export const make = (edge: Edge) => {
     }
     connection.responses.add(response)
     connection.lastRequest = request
-    settleEndCallbackOnClose(response, edge)
     // Counted when it closes ('close' follows 'finish', or a socket that died): what went out.
     const record = WireMetrics.track(request.method ?? "GET", response)
     response.once("close", edge.guard("response close", () => {

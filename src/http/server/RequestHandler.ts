@@ -148,6 +148,8 @@ const write = (request: HttpServerRequest.HttpServerRequest, nodeResponse: Http.
           .pipe(nodeResponse)
           .on("error", (cause) => resume(Effect.fail(new HttpServerError.ResponseError({ request, response, reason: "Decode", cause }))))
           .once("finish", () => resume(Effect.void))
+        // A socket that died first never finishes: the response's close ends the wait too.
+        nodeResponse.once("close", () => resume(Effect.void))
       }).pipe(Effect.interruptible, Effect.catchAllCause(abandon(nodeResponse)))
     }
     case "Stream":
