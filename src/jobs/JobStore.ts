@@ -65,7 +65,8 @@ export class QueueFull extends Schema.TaggedError<QueueFull>()("QueueFull", {
   capacity: Schema.optional(Schema.Number)
 }, status(429)) {}
 
-/** The store could not be written or read (disk full, database down): nothing was accepted.
+/** The store could not be written or read (disk full, database down): the job is not known to be
+ * stored (a commit whose answer was lost may still have stored it; README, at-least-once).
  * One class from the store to the wire (503 there); `cause` is logged, never sent. */
 export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
   message: Schema.String,
