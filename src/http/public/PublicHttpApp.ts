@@ -19,9 +19,9 @@ import {
   HttpServerResponse,
   OpenApi
 } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Effect, Layer, Option } from "effect"
 import * as NodeEdge from "../../lifecycle/NodeEdge.js"
+import * as ServingContext from "../server/ServingContext.js"
 import * as ApiDocument from "./ApiDocument.js"
 import * as ApiRouter from "./ApiRouter.js"
 import * as ErrorsMiddleware from "./ErrorsMiddleware.js"
@@ -85,5 +85,5 @@ export const serve = <EH, RH>(handlers: Layer.Layer<HttpApi.Api, EH, RH>) =>
     Layer.provide(bounded),
     Layer.provide(extras),
     Layer.provide(handlers),
-    Layer.provide(NodeHttpServer.layerContext)
+    Layer.provide(ServingContext.layer)
   )

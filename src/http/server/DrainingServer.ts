@@ -25,7 +25,6 @@
  * Released when: serve's scope closes (the drain), then make's scope (the backstop).
  */
 import { HttpServer, type HttpMiddleware } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
 import { Context, Deferred, type Duration, Effect, Exit, FiberSet, Layer, type Scope } from "effect"
 import * as Http from "node:http"
 import { FiberRegistry } from "../../lifecycle/FiberRegistry.js"
@@ -37,6 +36,7 @@ import * as Connections from "./Connections.js"
 import { drain } from "./DrainPolicy.js"
 import { attach, type Serving } from "./NodeEvents.js"
 import { ServeError } from "./ServeError.js"
+import * as ServingContext from "./ServingContext.js"
 import * as ServingApp from "./Serving.js"
 
 export { ServeError } from "./ServeError.js"
@@ -176,5 +176,5 @@ export const layerAs = <I>(tag: Context.Tag<I, Listener>, options: Options) =>
   Layer.merge(
     Layer.scopedContext(Effect.map(make(options), (listener) =>
       Context.make(tag, listener).pipe(Context.add(HttpServer.HttpServer, listener.server)))),
-    NodeHttpServer.layerContext
+    ServingContext.layer
   )
