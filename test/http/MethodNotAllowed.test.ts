@@ -1,10 +1,12 @@
 // A known path with another method: 405 with Allow, and OPTIONS answers with the same Allow. The
 // table comes from the served HttpApi, so a feature's group is covered the moment it is added.
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, Layer, Schedule } from "effect"
 import * as NodeEdge from "../../src/lifecycle/NodeEdge.js"
+import * as Prometheus from "../../src/observability/Prometheus.js"
 import { captureLogs } from "../support/captureLogs.js"
 import { leakCheck } from "../support/LeakCheck.js"
+import { parsePrometheus, valueOf } from "../support/parsePrometheus.js"
 import { startServing } from "../support/publicServer.js"
 import { RawConnection } from "../support/RawConnection.js"
 import * as WidgetsFeature from "./widgetsFeature.js"
@@ -63,6 +65,23 @@ describe("405 and OPTIONS on the public routes", () => {
       expect(put.status).toBe(405)
       const head = yield* Effect.promise(async () => (await fetch(`http://127.0.0.1:${port}/healthz`, { method: "HEAD" })).status)
       expect(head).toBe(200)
+    }).pipe(Effect.provide(captureLogs().layer))), 10_000)
+
+  // The gate answers these itself (the API's router never sees them), so it is the gate that must
+  // name the route on the server span: http_requests_total labels them by template, not "unmatched".
+  it.live("a 405 and an OPTIONS are counted under the route's template", () =>
+    leakCheck(Effect.gen(function*() {
+      const { port } = yield* start
+      const count = (method: string, status: string) =>
+        Effect.map(Prometheus.scrape, (text) =>
+          valueOf(parsePrometheus(text), "http_requests_total", { method, route: "/widgets/:name", status }))
+      const before = [yield* count("GET", "405"), yield* count("OPTIONS", "204")]
+      expect((yield* send(port, "GET", "/widgets/w1")).status).toBe(405)
+      expect((yield* send(port, "OPTIONS", "/widgets/w2")).status).toBe(204)
+      // Counted when the response is on the wire: wait for it (a condition, not a duration).
+      const counted = Effect.flatMap(Effect.all([count("GET", "405"), count("OPTIONS", "204")]), (now) =>
+        now[0] === before[0]! + 1 && now[1] === before[1]! + 1 ? Effect.void : Effect.fail("not yet"))
+      yield* Effect.retry(counted, { schedule: Schedule.spaced("10 millis"), times: 300 })
     }).pipe(Effect.provide(captureLogs().layer))), 10_000)
 
   it.live("client errors log at warn without a stack, with method and path; a body is never logged", () => {
