@@ -223,27 +223,25 @@ interface Handlers {
   readonly handlers: Chunk.Chunk<Item>
 }
 
+/** handle (the decoded request) and handleRaw (the request as it came): one endpoint's handler added. */
+function adding(withFullRequest: boolean) {
+  return function(this: Handlers, name: string, handler: Handler, options?: { readonly uninterruptible?: boolean | undefined }) {
+    return makeHandlers(this.group, Chunk.append(this.handlers, {
+      endpoint: this.group.endpoints[name]! as AnyEndpoint,
+      handler,
+      withFullRequest,
+      uninterruptible: options?.uninterruptible ?? false
+    }))
+  }
+}
+
 const HandlersProto = {
   [HttpApiBuilder.HandlersTypeId]: { _Endpoints: identity },
   pipe(this: Handlers) {
     return pipeArguments(this, arguments)
   },
-  handle(this: Handlers, name: string, handler: Handler, options?: { readonly uninterruptible?: boolean | undefined }) {
-    return makeHandlers(this.group, Chunk.append(this.handlers, {
-      endpoint: this.group.endpoints[name]! as AnyEndpoint,
-      handler,
-      withFullRequest: false,
-      uninterruptible: options?.uninterruptible ?? false
-    }))
-  },
-  handleRaw(this: Handlers, name: string, handler: Handler, options?: { readonly uninterruptible?: boolean | undefined }) {
-    return makeHandlers(this.group, Chunk.append(this.handlers, {
-      endpoint: this.group.endpoints[name]! as AnyEndpoint,
-      handler,
-      withFullRequest: true,
-      uninterruptible: options?.uninterruptible ?? false
-    }))
-  }
+  handle: adding(false),
+  handleRaw: adding(true)
 }
 
 const makeHandlers = (group: HttpApiGroup.HttpApiGroup.AnyWithProps, handlers: Chunk.Chunk<Item>): Handlers =>
