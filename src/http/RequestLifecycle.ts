@@ -92,17 +92,28 @@ const pathOf = (url: string) => {
 /** WireMetrics' label for a request no route matched. */
 const UNMATCHED = "unmatched"
 
+/** The server span's attribute naming the route template the request matched (as HttpRouter's
+ * own app names it). */
+const ROUTE = "http.route"
+
+/** Names the route the request of `context` matched on its server span: the label its metrics,
+ * access line and in-flight count go by. Called by the routers (ApiRouter, RouteGate). */
+export const unsafeNameRoute = (context: Context.Context<never>, path: string) => {
+  const span = Context.getOption(context, Tracer.ParentSpan)
+  if (span._tag === "Some" && span.value._tag === "Span") span.value.attribute(ROUTE, path)
+}
+
 /** The route template the router set on the server span; requests that matched no route share
  * one label (no label explosion), the one http_requests_total uses. */
 const routeOf = (span: Tracer.Span): string => {
-  const route = span.attributes.get("http.route")
+  const route = span.attributes.get(ROUTE)
   return route === undefined ? UNMATCHED : String(route)
 }
 
 /** The route template for the metrics, and the trace id for the client. */
 const observe = (request: HttpServerRequest.HttpServerRequest, span: Tracer.Span) =>
 (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse => {
-  const route = span.attributes.get("http.route")
+  const route = span.attributes.get(ROUTE)
   if (route !== undefined) WireMetrics.labelRoute(NodeHttpServerRequest.toServerResponse(request), String(route))
   span.attribute("http.response.status_code", response.status)
   return withRetryAfter(HttpServerResponse.setHeader(response, "x-trace-id", span.traceId))

@@ -23,8 +23,9 @@ import {
   HttpServerRespondable,
   type HttpServerResponse
 } from "@effect/platform"
-import { Chunk, Context, Effect, FiberRef, Tracer } from "effect"
+import { Chunk, Context, Effect, FiberRef } from "effect"
 import * as FindMyWay from "find-my-way-ts"
+import { unsafeNameRoute } from "../RequestLifecycle.js"
 import * as ApiGroup from "./ApiGroup.js"
 
 type Route = HttpRouter.Route<unknown, unknown>
@@ -73,8 +74,7 @@ export const toHttpApp = <E, R>(router: HttpRouter.HttpRouter<E, R>): Effect.Eff
       if (route.prefix._tag === "Some") map.set(HttpServerRequest.HttpServerRequest.key, sliceRequestUrl(request, route.prefix.value))
       map.set(HttpServerRequest.ParsedSearchParams.key, result.searchParams)
       map.set(HttpRouter.RouteContext.key, new ApiGroup.ProvidedRouteContext(result.params, route))
-      const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
-      if (span._tag === "Some" && span.value._tag === "Span") span.value.attribute("http.route", route.path)
+      unsafeNameRoute(fiber.currentContext, route.path)
       // Not Effect.locally: nothing runs in this fiber after the request that needs the old context.
       return Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.unsafeMake(map)), run)
     })

@@ -4,8 +4,9 @@
 // JSON route would otherwise be parsed as multipart, and a truncated one waits for the timeout).
 // The table is derived from the served HttpApi, features' groups included: nothing is listed by hand.
 import { HttpApi, type HttpApiGroup, HttpMethod, HttpRouter, HttpServerError, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { Context, Data, Effect, FiberRef, Tracer } from "effect"
+import { Context, Data, Effect, FiberRef } from "effect"
 import * as FindMyWay from "find-my-way-ts"
+import { unsafeNameRoute } from "../RequestLifecycle.js"
 
 /** How HttpApiBuilder reads a body, chosen by Content-Type alone (see its `requestPayload`). */
 export type BodyKind = "Json" | "Multipart" | "UrlParams" | "Text" | "Uint8Array"
@@ -121,8 +122,7 @@ export const make = (paths: Table) =>
       const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
       const result = matcher.find(ONE_TREE, request.url)
       if (result === undefined) return Effect.fail(new HttpServerError.RouteNotFound({ request }))
-      const span = Context.getOption(fiber.currentContext, Tracer.ParentSpan)
-      if (span._tag === "Some" && span.value._tag === "Span") span.value.attribute("http.route", result.handler.path)
+      unsafeNameRoute(fiber.currentContext, result.handler.path)
       return result.handler.decide
     })
   })
