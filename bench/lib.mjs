@@ -23,6 +23,39 @@ export const rssOf = async (pid) => {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) * 1024
 }
 
+/**
+ * CPU time of a process so far, in µs: `process` for all its threads (/proc/<pid>/stat, user +
+ * system, in clock ticks: USER_HZ, 100 on Linux), `system` the kernel's part of it (syscalls:
+ * socket reads and writes, page faults), `mainThread` its main thread alone (/proc/<pid>/schedstat,
+ * ns on CPU), where JavaScript runs (the rest is GC helpers and libuv's pool), and `mainThreadWaiting`
+ * the time that thread was runnable but waited for a CPU (schedstat's second field: preempted).
+ */
+export const cpuOf = async (pid) => {
+  const { readFile } = await import("node:fs/promises")
+  // The command name (field 2) may hold spaces: the fields counted from after its ")".
+  const fields = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1].split(" ")
+  const [user, system] = [Number(fields[11]) * 10_000, Number(fields[12]) * 10_000]
+  const [onCpuNs, waitingNs] = (await readFile(`/proc/${pid}/schedstat`, "utf8")).split(" ").map(Number)
+  return { process: user + system, system, mainThread: onCpuNs / 1_000, mainThreadWaiting: waitingNs / 1_000 }
+}
+
+/**
+ * A process's I/O syscalls so far (/proc/<pid>/io): `reads` and `writes` (read/recv and
+ * write/writev/send calls, sockets included) and `bytesWritten`.
+ */
+export const ioOf = async (pid) => {
+  const { readFile } = await import("node:fs/promises")
+  const fields = Object.fromEntries((await readFile(`/proc/${pid}/io`, "utf8")).trim().split("\n").map((line) => line.split(": ")))
+  return { reads: Number(fields.syscr), writes: Number(fields.syscw), bytesWritten: Number(fields.wchar) }
+}
+
+/**
+ * CPU µs per request of each server under a throughput figure's load, by the figure's path then
+ * the server's key: { requests, process, system, mainThread, mainThreadWaiting, reads, writes, bytesWritten } (bench/profile
+ * reads them; not a figure).
+ */
+export const cpuPerRequest = {}
+
 /** Lines for the results file's notes (what a figure saw besides its number). */
 export const notes = []
 

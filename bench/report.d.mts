@@ -31,6 +31,8 @@ export declare const renderBench: (input: {
   readonly tookS: number
   /** The trial's section carried over from the previous bench/RESULTS.md (a placeholder without one). */
   readonly rolling?: string | undefined
+  /** The "Where the time goes" section (bench/profile/render.mjs), when the run profiled a figure. */
+  readonly whereTheTimeGoes?: string | undefined
 }) => string
 export declare const ROLLING_START: string
 export declare const ROLLING_END: string

@@ -99,7 +99,7 @@ const metCell = (met) => (met === null ? "n/a" : met ? "met" : "**missed**")
  * The results file of `npm run bench`.
  * results: [{ name, title, unit, better, values: { key: number|null }, goal?, summaryKeys?, servers }]
  */
-export const renderBench = ({ run, options, results, notes, unmeasuredGoals, tookS, rolling }) => {
+export const renderBench = ({ run, options, results, notes, unmeasuredGoals, tookS, rolling, whereTheTimeGoes }) => {
   const lines = [
     "# Benchmark results",
     "",
@@ -159,6 +159,8 @@ export const renderBench = ({ run, options, results, notes, unmeasuredGoals, too
       "figures where that commit is not available, as a note then says); SQLite: the default store (DATA_DIR);",
       "Postgres: DATABASE_URL, in a fresh schema (absent when Postgres was unreachable).", "")
   }
+  // The profiles of the figures that missed (bench/profile/render.mjs), when the run took any.
+  if (whereTheTimeGoes !== undefined) lines.push(whereTheTimeGoes, "")
   if (unmeasuredGoals.length > 0) {
     lines.push("## Goals this bench does not measure yet", "", ...unmeasuredGoals.map((goal) => `- ${goal}`), "")
   }

@@ -1,8 +1,8 @@
 // HTTP figures: throughput, tail latency, start to first 200, idle memory.
-import { load, median, notes, rssOf, servers, sleep, start } from "../lib.mjs"
+import { cpuOf, cpuPerRequest, ioOf, load, median, notes, rssOf, servers, sleep, start } from "../lib.mjs"
 import { atLeast, atMost } from "../goals.mjs"
 
-const warm = (port) => load({ url: `http://127.0.0.1:${port}/healthz`, connections: 10, amount: 2_000 })
+export const warm = (port) => load({ url: `http://127.0.0.1:${port}/healthz`, connections: 10, amount: 2_000 })
 
 /** Runs `measure(running)` against a freshly started server, then stops it. */
 const withServer = async (key, measure) => {
@@ -15,9 +15,23 @@ const withServer = async (key, measure) => {
 }
 
 const throughput = (key, path, duration) =>
-  withServer(key, async ({ port }) => {
+  withServer(key, async ({ child, port }) => {
     await warm(port)
+    const [before, ioBefore] = [await cpuOf(child.pid), await ioOf(child.pid)]
     const result = await load({ url: `http://127.0.0.1:${port}${path}`, connections: 50, duration })
+    const [after, ioAfter] = [await cpuOf(child.pid), await ioOf(child.pid)]
+    const requests = result.requests.total
+    const byServer = (cpuPerRequest[path] ??= {})
+    byServer[key] = {
+      requests,
+      process: (after.process - before.process) / requests,
+      system: (after.system - before.system) / requests,
+      mainThread: (after.mainThread - before.mainThread) / requests,
+      mainThreadWaiting: (after.mainThreadWaiting - before.mainThreadWaiting) / requests,
+      reads: (ioAfter.reads - ioBefore.reads) / requests,
+      writes: (ioAfter.writes - ioBefore.writes) / requests,
+      bytesWritten: (ioAfter.bytesWritten - ioBefore.bytesWritten) / requests
+    }
     // autocannon counts every response: a figure made of errors must say so.
     if (result.non2xx > 0 || result.errors > 0) notes.push(`${servers[key].label}, GET ${path}: ${result.non2xx} answers other than 2xx and ${result.errors} errors among the counted requests`)
     return result.requests.average

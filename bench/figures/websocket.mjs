@@ -11,7 +11,7 @@ const open = (port) =>
     ws.once("error", reject)
   })
 
-const openMany = async (port, count) => {
+export const openMany = async (port, count) => {
   const clients = []
   for (let i = 0; i < count; i += 200) clients.push(...(await Promise.all(Array.from({ length: Math.min(200, count - i) }, () => open(port)))))
   return clients
