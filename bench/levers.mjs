@@ -11,7 +11,7 @@ export const levers = {
   GC: "fewer allocations per request: fewer Effect steps (each allocates), no per-request closures, Context or FiberRefs copies; reuse header objects",
   idle: "not CPU: the service waited on the load generator (same machine, 2 cores); a larger share means the figure is bound elsewhere",
   "V8/native outside JS (program)": "mostly irreducible (V8 itself, llhttp parsing, libuv); raw node:http pays the same kind",
-  "socket writes (native writev/write)": "not fewer writes (writes/request: one per response, as raw): the samples include the kernel's loopback path, which runs the load generator's side, and the wait for a CPU after waking it (\"waiting for a CPU\"); a bench artefact as much as a cost, not a lever in our code",
+  "socket writes (native writev/write)": "not fewer writes (writes/request: one per response, as raw). A write to loopback wakes the load generator: the samples include the kernel's switch to it and the wait for the CPU back (\"waiting for a CPU\", preemptions/request; perf record on this 2-core machine put the kernel part in task switching and irq restore, not in the copy). A bench artefact as much as a cost; not a lever in our code",
   "node:http/net internals (parser callbacks, outgoing, streams, sockets)": "irreducible per request (raw node:http pays the same); only fewer calls into it (one setHeader/writeHead, one end) help",
   "node: other (events, timers, microtask queue)": "fewer async hops per request (each promise or setImmediate hop costs a queue turn); no per-request timers",
   "Effect fiber runtime": "fewer Effect steps per request: fold middleware into one effect, Effect.sync over Effect.gen on the hot path, no per-request forks or Deferreds, a larger scheduler batch",

@@ -41,17 +41,27 @@ export const cpuOf = async (pid) => {
 
 /**
  * A process's I/O syscalls so far (/proc/<pid>/io): `reads` and `writes` (read/recv and
- * write/writev/send calls, sockets included) and `bytesWritten`.
+ * write/writev/send calls, sockets included); and its main thread's context switches
+ * (/proc/<pid>/status): `sleeps` (it waited, e.g. in epoll) and `preemptions` (the kernel took its CPU).
  */
 export const ioOf = async (pid) => {
   const { readFile } = await import("node:fs/promises")
-  const fields = Object.fromEntries((await readFile(`/proc/${pid}/io`, "utf8")).trim().split("\n").map((line) => line.split(": ")))
-  return { reads: Number(fields.syscr), writes: Number(fields.syscw), bytesWritten: Number(fields.wchar) }
+  const fieldsOf = async (file, separator) =>
+    Object.fromEntries((await readFile(`/proc/${pid}/${file}`, "utf8")).trim().split("\n").map((line) => line.split(separator).map((part) => part.trim())))
+  const io = await fieldsOf("io", ": ")
+  const status = await fieldsOf("status", ":")
+  return {
+    reads: Number(io.syscr),
+    writes: Number(io.syscw),
+    sleeps: Number(status.voluntary_ctxt_switches),
+    preemptions: Number(status.nonvoluntary_ctxt_switches)
+  }
 }
 
 /**
  * CPU µs per request of each server under a throughput figure's load, by the figure's path then
- * the server's key: { requests, process, system, mainThread, mainThreadWaiting, reads, writes, bytesWritten } (bench/profile
+ * the server's key: { requests, process, system, mainThread, mainThreadWaiting, reads, writes, sleeps,
+ * preemptions } (bench/profile
  * reads them; not a figure).
  */
 export const cpuPerRequest = {}

@@ -30,7 +30,8 @@ const throughput = (key, path, duration) =>
       mainThreadWaiting: (after.mainThreadWaiting - before.mainThreadWaiting) / requests,
       reads: (ioAfter.reads - ioBefore.reads) / requests,
       writes: (ioAfter.writes - ioBefore.writes) / requests,
-      bytesWritten: (ioAfter.bytesWritten - ioBefore.bytesWritten) / requests
+      sleeps: (ioAfter.sleeps - ioBefore.sleeps) / requests,
+      preemptions: (ioAfter.preemptions - ioBefore.preemptions) / requests
     }
     // autocannon counts every response: a figure made of errors must say so.
     if (result.non2xx > 0 || result.errors > 0) notes.push(`${servers[key].label}, GET ${path}: ${result.non2xx} answers other than 2xx and ${result.errors} errors among the counted requests`)

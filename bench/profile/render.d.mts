@@ -17,7 +17,8 @@ export interface CpuPerRequest {
   readonly mainThreadWaiting: number
   readonly reads: number
   readonly writes: number
-  readonly bytesWritten: number
+  readonly sleeps: number
+  readonly preemptions: number
 }
 export type Profile =
   | { readonly kind: "throughput"; readonly path: string; readonly service: LoadRun; readonly raw: LoadRun; readonly rawSeconds: number; readonly cpu?: Readonly<Record<string, CpuPerRequest>> | undefined; readonly notes: ReadonlyArray<string> }

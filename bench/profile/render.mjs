@@ -75,10 +75,11 @@ const throughputSection = (profile) => {
     lines.push("CPU per request under the figure's own load (the figure's runs, without a profiler): CPU time of each server's",
       "process over the load / requests served; main thread on a CPU and waiting for one (runnable, preempted) from",
       "/proc/<pid>/schedstat, all threads and their kernel part from /proc/<pid>/stat (10 ms ticks); read and write",
-      "syscalls (sockets included) and bytes written from /proc/<pid>/io:", "")
-    lines.push(table(["server", "main thread µs/request", "vs raw", "main thread waiting for a CPU µs/request", "all threads µs/request", "vs raw", "of which kernel", "reads/request", "writes/request", "bytes written/request"], Object.entries(cpu).map(([key, row]) => [
+      "syscalls (sockets included) from /proc/<pid>/io; the main thread's sleeps (voluntary context switches, e.g. into",
+      "epoll) and preemptions (involuntary) from /proc/<pid>/status:", "")
+    lines.push(table(["server", "main thread µs/request", "vs raw", "main thread waiting for a CPU µs/request", "all threads µs/request", "vs raw", "of which kernel", "reads/request", "writes/request", "sleeps/request", "preemptions/request"], Object.entries(cpu).map(([key, row]) => [
       serverNames[key] ?? key, fixed(row.mainThread), formatRatio(row.mainThread, raw?.mainThread), fixed(row.mainThreadWaiting), fixed(row.process), formatRatio(row.process, raw?.process), fixed(row.system),
-      fixed(row.reads, 2), fixed(row.writes, 2), fixed(row.bytesWritten, 0)
+      fixed(row.reads, 2), fixed(row.writes, 2), fixed(row.sleeps, 2), fixed(row.preemptions, 2)
     ])), "")
   }
   const { service } = profile

@@ -157,8 +157,8 @@ describe("the section", () => {
   const startup: Result = { name: "startup", title: "start to first 200", unit: "ms", servers: ["raw", "stock", "service"], values: { raw: 47, stock: 900, service: 200 }, goal: atMost("<= 3x raw", 3, "raw") }
   const memory: Result = { name: "ws-memory", title: "WebSocket memory per idle connection", unit: "KB", servers: ["rawWs", "service"], values: { rawWs: 8, service: 26 }, goal: atMostAbsolute("<= 25 KB", 25) }
   const cpu = {
-    raw: { requests: 100_000, process: 15, system: 4, mainThread: 12, mainThreadWaiting: 2, reads: 1, writes: 1, bytesWritten: 150 },
-    service: { requests: 20_000, process: 70, system: 11, mainThread: 55, mainThreadWaiting: 9.5, reads: 1.02, writes: 2, bytesWritten: 212 }
+    raw: { requests: 100_000, process: 15, system: 4, mainThread: 12, mainThreadWaiting: 2, reads: 1, writes: 1, sleeps: 0.02, preemptions: 0.01 },
+    service: { requests: 20_000, process: 70, system: 11, mainThread: 55, mainThreadWaiting: 9.5, reads: 1.02, writes: 2, sleeps: 0.3, preemptions: 0.125 }
   }
   const text = renderWhereTheTimeGoes({
     mode: "missed",
@@ -186,7 +186,7 @@ describe("the section", () => {
   })
 
   it("gives CPU per request against raw, and each bucket's share of busy time as µs of the measured CPU, with its lever", () => {
-    expect(row("this service")).toBe("| this service | 55.0 | 4.58x | 9.5 | 70.0 | 4.67x | 11.0 | 1.02 | 2.00 | 212 |")
+    expect(row("this service")).toBe("| this service | 55.0 | 4.58x | 9.5 | 70.0 | 4.67x | 11.0 | 1.02 | 2.00 | 0.30 | 0.13 |")
     // Busy = 16 ms - 5 ms idle = 11 ms; socket writes 4 of them: 36.4% of 55 µs = 20.0 µs; raw the same shares of 12 µs.
     expect(row("socket writes (native writev/write)")).toBe(
       `| socket writes (native writev/write) | 36.4% | 20.0 | 36.4% | 4.4 | writev <- writevGeneric (node:internal/stream_base_commons:123) | ${leverFor("socket writes (native writev/write)")} |`
