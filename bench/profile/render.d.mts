@@ -22,7 +22,7 @@ export interface CpuPerRequest {
 }
 export type Profile =
   | { readonly kind: "throughput"; readonly path: string; readonly service: LoadRun; readonly raw: LoadRun; readonly rawSeconds: number; readonly cpu?: Readonly<Record<string, CpuPerRequest>> | undefined; readonly notes: ReadonlyArray<string> }
-  | { readonly kind: "startup"; readonly phases: ReadonlyArray<{ readonly phase: string; readonly ms: number }>; readonly firstOkMs: number; readonly totalMs: number; readonly buckets: ReadonlyArray<Bucket>; readonly top: Top; readonly notes: ReadonlyArray<string> }
+  | { readonly kind: "startup"; readonly starts: number; readonly phases: ReadonlyArray<{ readonly phase: string; readonly ms: number }>; readonly firstOkMs: number; readonly totalMs: number; readonly buckets: ReadonlyArray<Bucket>; readonly top: Top; readonly notes: ReadonlyArray<string> }
   | { readonly kind: "memory"; readonly connections: number; readonly rows: ReadonlyArray<{ readonly key: string; readonly label: string; readonly rss: number; readonly heapUsed: number; readonly external: number; readonly rest: number; readonly heapCommitted: number }> }
   | { readonly error: string }
 export declare const renderWhereTheTimeGoes: (input: {

@@ -97,14 +97,16 @@ const throughputSection = (profile) => {
 
 const startupSection = (profile, result) => {
   const lines = [
-    `One start profiled with \`--cpu-prof --cpu-prof-interval=200\` (µs), to the first 200: ${formatNumber(profile.firstOkMs)} ms with the profiler on` +
+    `${profile.starts === 1 ? "One start" : `${profile.starts} starts`} profiled with \`--cpu-prof --cpu-prof-interval=200\` (µs) to the first 200, the median at ` +
+      `${formatNumber(profile.firstOkMs)} ms with the profiler on` +
       (typeof result.values.service === "number" ? ` (the figure's median without it: ${formatNumber(result.values.service)} ms).` : "."),
-    "Phases, on the monotonic clock the profile uses:",
+    "The median start's phases, on the monotonic clock the profile uses:",
     "",
     table(["phase", "ms"], profile.phases.map(({ phase, ms }) => [phase, fixed(ms)])),
     "",
-    `Self time by bucket over the ${formatNumber(profile.totalMs)} ms profiled (the profiler's start to the first 200; "module evaluation" is what ran`,
-    "under dist/main.js's evaluation of the bundle outside any fiber, by package of the function on top):",
+    `Self time by bucket over the ${formatNumber(profile.totalMs)} ms profiled (each start from the profiler's start to its first 200, summed;`,
+    "\"module evaluation\" is what ran under dist/main.js's evaluation of the bundle outside any fiber, by package of the",
+    "function on top):",
     "",
     bucketTable(profile.buckets),
     "",

@@ -168,7 +168,7 @@ describe("the section", () => {
       {
         result: startup,
         profile: {
-          kind: "startup", firstOkMs: 260, totalMs: 16, buckets: bucketize(entries, startupBuckets, 16), top: topFunctions(entries, 3, 16), notes: [],
+          kind: "startup", starts: 3, firstOkMs: 260, totalMs: 16, buckets: bucketize(entries, startupBuckets, 16), top: topFunctions(entries, 3, 16), notes: [],
           phases: [{ phase: "spawn to the profiler's start (process, Node bootstrap)", ms: 30 }]
         }
       },
@@ -196,6 +196,7 @@ describe("the section", () => {
   })
 
   it("gives a start's phases and buckets in ms, and memory per connection split into heap, external and the rest", () => {
+    expect(text).toContain("3 starts profiled with `--cpu-prof --cpu-prof-interval=200` (µs) to the first 200, the median at 260 ms with the profiler on (the figure's median without it: 200 ms).")
     expect(row("spawn to the profiler's start (process, Node bootstrap)")).toBe("| spawn to the profiler's start (process, Node bootstrap) | 30.0 |")
     expect(row("GC during start")).toMatch(/^\| GC during start \| 6\.3% \| 1\.0 \| \(garbage collector\) \| /)
     // A change of -0.01 KB prints as 0.0, not -0.0.
