@@ -4,7 +4,7 @@
 // (bench/profile/buckets.mjs). The figures themselves always run without a profiler.
 // Owns: one child process per run (stopped before the run returns) and its temporary directory
 // (removed likewise).
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { cpuPerRequest, load, servers, sleep, start } from "../lib.mjs"
@@ -15,8 +15,15 @@ import { requestBuckets, startupBuckets } from "./buckets.mjs"
 
 const bundle = resolve("dist/app.cjs")
 
-/** The bundle's source map, keyed by the url V8 gives its script (dist/main.js compiles it with its path). */
-const bundleMaps = () => {
+/**
+ * The bundle's source map, keyed by the url V8 gives its script (dist/main.js compiles it with its
+ * path). Without one (a build that wrote none), the bundle's frames stay unmapped, and a note says so.
+ */
+const bundleMaps = (notes) => {
+  if (!existsSync(`${bundle}.map`)) {
+    notes.push("dist/app.cjs.map is missing: the bundle's functions are not mapped to their sources")
+    return new Map()
+  }
   const map = sourceMapOf(readFileSync(`${bundle}.map`, "utf8"))
   return new Map([[`file://${bundle}`, map], [bundle, map]])
 }
@@ -76,7 +83,7 @@ const profileUnderLoad = async (server, path, duration, maps, notes) => {
  */
 const throughput = (path, duration) => async () => {
   const notes = []
-  const service = await profileUnderLoad(servers.service, path, duration, bundleMaps(), notes)
+  const service = await profileUnderLoad(servers.service, path, duration, bundleMaps(notes), notes)
   const rawSeconds = Math.min(duration, 2)
   const raw = await profileUnderLoad(servers.raw, path, rawSeconds, new Map(), notes)
   return { kind: "throughput", path, service, raw, rawSeconds, cpu: cpuPerRequest[path], notes }
@@ -104,7 +111,7 @@ const profileOneStart = async (maps, notes) => {
  */
 const startup = (starts) => async () => {
   const notes = []
-  const maps = bundleMaps()
+  const maps = bundleMaps(notes)
   const runs = []
   for (let i = 0; i < starts; i++) runs.push(await profileOneStart(maps, notes))
   const entries = runs.flatMap((run) => run.entries)
