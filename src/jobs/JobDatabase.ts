@@ -15,6 +15,7 @@ import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { JobsConfig } from "./JobsConfig.js"
 import * as JobMigrations from "./JobMigrations.js"
+import * as ScopeFinalizer from "../lifecycle/ScopeFinalizer.js"
 
 export class JobDatabaseError extends Data.TaggedError("JobDatabaseError")<{
   readonly store: "sqlite" | "postgres"
@@ -70,7 +71,7 @@ export const layer = Layer.scoped(
     // Added first, so it runs last: after the client's own release has closed it (a store that
     // never opened was not closed either).
     let open = false
-    yield* Effect.addFinalizer(() => (open ? Effect.logInfo("job store closed") : Effect.void))
+    yield* ScopeFinalizer.add(() => (open ? Effect.logInfo("job store closed") : Effect.void))
     const { client, opened } = yield* (config.databaseUrl === undefined ? sqlite(config.dataDir) : postgres(config.databaseUrl))
     open = true
     yield* JobMigrations.run.pipe(

@@ -39,6 +39,7 @@ import { JobsConfig } from "./JobsConfig.js"
 import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import * as JobMetrics from "./JobMetrics.js"
 import { PROBE_TABLE, QUEUE_TABLE } from "./JobMigrations.js"
+import * as ScopeFinalizer from "../lifecycle/ScopeFinalizer.js"
 
 export type JobState = "queued" | "running" | "done" | "failed"
 
@@ -244,7 +245,7 @@ export const make = Effect.gen(function*() {
       Effect.onInterrupt(() => Effect.sync(() => batch.forEach(({ result }) => Deferred.unsafeDone(result, Exit.fail(unavailable("the job store closed"))))))
     )
   // Added before the committer is forked, so it runs after it stopped: whoever still waits is answered.
-  yield* Effect.addFinalizer(() =>
+  yield* ScopeFinalizer.add(() =>
     Effect.flatMap(Queue.takeAll(pending), (left) =>
       Effect.sync(() => Chunk.forEach(left, ({ result }) => Deferred.unsafeDone(result, Exit.fail(unavailable("the job store closed"))))))
   )

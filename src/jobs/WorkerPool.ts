@@ -15,6 +15,7 @@ import { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
 import * as JobMetrics from "./JobMetrics.js"
 import { type JobInput, JobStore, type QueueFull, type StoreUnavailable } from "./JobStore.js"
+import * as ScopeFinalizer from "../lifecycle/ScopeFinalizer.js"
 
 export class PoolClosed extends Data.TaggedError("PoolClosed")<{}> {}
 
@@ -147,7 +148,7 @@ export const make = Effect.gen(function*() {
   })
 
   // Added after the lease keeper was forked, so it runs first: leases are renewed while jobs drain.
-  yield* Effect.addFinalizer(() =>
+  yield* ScopeFinalizer.add(() =>
     Effect.gen(function*() {
       yield* Deferred.succeed(stopping, undefined)
       // Idle workers wait in `take` with nothing to finish: stop them now (no new claims).

@@ -8,6 +8,7 @@
  * Released when: never; a contribution leaves when its contributor removes it (or its scope closes).
  */
 import { Effect, type Scope } from "effect"
+import * as ScopeFinalizer from "./ScopeFinalizer.js"
 
 /** Named counts, or named counts by key (requests by route template). */
 export type Held = Readonly<Record<string, number | Readonly<Record<string, number>>>>
@@ -44,7 +45,7 @@ export const make = (): DrainHolders => {
   }
   return {
     unsafeAdd,
-    add: (owner, count) => Effect.acquireRelease(Effect.sync(() => unsafeAdd(owner, count)), (remove) => Effect.sync(remove)).pipe(Effect.asVoid),
+    add: (owner, count) => ScopeFinalizer.acquireRelease(Effect.sync(() => unsafeAdd(owner, count)), (remove) => Effect.sync(remove)).pipe(Effect.asVoid),
     snapshot: () => {
       const byOwner: Record<string, Record<string, number | Record<string, number>>> = {}
       for (const { count, owner } of contributions) merge(byOwner[owner] ??= {}, count())

@@ -11,6 +11,7 @@
  */
 import { Cause, Context, Deferred, Effect, FiberSet, Layer } from "effect"
 import { listenScoped } from "./listenScoped.js"
+import * as ScopeFinalizer from "./ScopeFinalizer.js"
 
 /** Faults after the first that are still logged, each with its cause. */
 export const LATER_FAULT_LINES = 10
@@ -24,7 +25,7 @@ export const make = (emitter: NodeJS.EventEmitter = process) =>
   Effect.gen(function*() {
     const first = yield* Deferred.make<Cause.Cause<never>>()
     let faults = 0
-    yield* Effect.addFinalizer(() =>
+    yield* ScopeFinalizer.add(() =>
       faults > 1 + LATER_FAULT_LINES
         ? Effect.logWarning("faults not logged").pipe(Effect.annotateLogs({ faults, notLogged: faults - 1 - LATER_FAULT_LINES }))
         : Effect.void

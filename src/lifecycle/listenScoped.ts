@@ -4,6 +4,7 @@
 // goes no further; thrown from `uncaughtException` it would end the process at once.
 import { Effect } from "effect"
 import * as NodeEdge from "./NodeEdge.js"
+import * as ScopeFinalizer from "./ScopeFinalizer.js"
 
 export const listenScoped = (
   emitter: NodeJS.EventEmitter,
@@ -14,7 +15,7 @@ export const listenScoped = (
     const guarded = Object.entries(listeners).map(([event, listener]) =>
       [event, edge.guard(`process ${event} listener`, listener)] as const
     )
-    yield* Effect.acquireRelease(
+    yield* ScopeFinalizer.acquireRelease(
       Effect.sync(() => {
         for (const [event, listener] of guarded) emitter.on(event, listener)
       }),

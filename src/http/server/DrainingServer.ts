@@ -38,6 +38,7 @@ import { attach, type Serving } from "./NodeEvents.js"
 import { ServeError } from "./ServeError.js"
 import * as ServingContext from "./ServingContext.js"
 import * as ServingApp from "./Serving.js"
+import * as ScopeFinalizer from "../../lifecycle/ScopeFinalizer.js"
 
 export { ServeError } from "./ServeError.js"
 
@@ -118,7 +119,7 @@ export const make = (options: Options): Effect.Effect<Listener, ServeError, Scop
       }, listenFailed))
     })
     // The backstop: serve's drain normally did this already.
-    yield* Effect.acquireRelease(listen, () => 
+    yield* ScopeFinalizer.acquireRelease(listen, () =>
       Effect.sync(() => {
         for (const connection of connections.all()) connection.socket.destroy()
         server.close()
@@ -141,7 +142,7 @@ export const make = (options: Options): Effect.Effect<Listener, ServeError, Scop
         const owned = yield* FiberSet.make()
         requests = owned
         serving = yield* ServingApp.make(app, middleware, { ...options, requests: owned, registry, shutdown, edge })
-        yield* Effect.addFinalizer(() =>
+        yield* ScopeFinalizer.add(() =>
           drain({ ...options, server, connections, requests: owned, shutdown, registry, edge }).pipe(
             Effect.ensuring(Effect.sync(() => {
               serving = undefined
