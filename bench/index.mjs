@@ -28,6 +28,8 @@ const quick = process.env.BENCH_QUICK === "1"
 const duration = Number(args.duration ?? (quick ? 1 : 5))
 const wsConnections = Number(args["ws-connections"] ?? (quick ? 300 : 5_000))
 const starts = quick ? 3 : 7
+// The shutdown figures: each the median of this many runs per server.
+const shutdownRuns = quick ? 3 : 5
 const broadcastSessions = quick ? 100 : 1_000
 const profileMode = args.profile ?? "missed"
 if (!["missed", "all", "none"].includes(profileMode)) throw new Error(`--profile=${profileMode}: one of missed, all, none`)
@@ -38,7 +40,7 @@ const hasJobs = existsSync("src/jobs")
 const run = runInfo()
 const figures = {
   ...http(duration, starts),
-  ...shutdown,
+  ...shutdown(shutdownRuns),
   ...(hasSocket ? websocket(duration, wsConnections, broadcastSessions) : {}),
   ...(hasJobs ? await jobs(duration, { quick }) : {})
 }
@@ -94,7 +96,7 @@ const tookS = Math.round((Date.now() - startedAt) / 1000)
 console.log(`bench took ${tookS} s${profiled.length === 0 ? "" : `, of which ${profileTookS} s profiling ${profiled.map(({ result }) => result.name).join(", ")}`}`)
 
 const full = !quick && args.only === undefined && args.servers === undefined && args.duration === undefined && args["ws-connections"] === undefined
-const options = `${duration} s per load figure, ${wsConnections.toLocaleString("en-US")} WebSocket connections for memory, ${broadcastSessions.toLocaleString("en-US")} for broadcast, start figure the median of ${starts}` +
+const options = `${duration} s per load figure, ${wsConnections.toLocaleString("en-US")} WebSocket connections for memory, ${broadcastSessions.toLocaleString("en-US")} for broadcast, start figure the median of ${starts}, shutdown figures the median of ${shutdownRuns}` +
   (quick ? "; BENCH_QUICK=1 (a check of the bench, not a measurement)" : "") +
   `; profiles: ${profileMode === "missed" ? "of the figures that missed" : profileMode}` +
   (args.only === undefined ? "" : `; only ${args.only}`) + (args.servers === undefined ? "" : `; servers ${args.servers}`)
