@@ -20,15 +20,25 @@ describe("the built dist/", () => {
   })
 
   // Each feature that is still there (README, "make it yours") brings its chunk: the job store's
-  // Postgres driver, the WebSocket broadcast's ioredis, and undici with the upstream's HTTP client.
+  // Postgres driver, the WebSocket broadcast's ioredis, and undici with the upstream's HTTP client;
+  // the HTTP platform (src/http, always there) brings mime, for its file responses.
   it.each([
     ["jobs", "pg.cjs", "pg", "Pool"],
     ["jobs", "pg.cjs", "pg-cursor", "prototype"],
     ["websocket", "ioredis.cjs", "ioredis", "Redis"],
-    ["upstream", "undici.cjs", "undici", "Agent"]
+    ["upstream", "undici.cjs", "undici", "Agent"],
+    ["http", "mime.cjs", "mime", "getType"]
   ])("with src/%s, has dist/chunks/%s exporting %s (its %s)", (feature, file, name, member) => {
     if (!Fs.existsSync(Path.join("src", feature))) return
     const chunk = createRequire(import.meta.url)(Path.resolve("dist/chunks", file)) as Record<string, Record<string, unknown> | undefined>
     expect(chunk[name]?.[member]).toBeDefined()
+  })
+
+  // Startup evaluates app.cjs whole: mime's type tables there were built at every start, and took
+  // the heap to V8's first full GC before the first response (issue 21; see scripts/build.mjs).
+  it("does not build mime's type tables at startup: they are in dist/chunks/mime.cjs, not in dist/app.cjs", () => {
+    const tableEntry = '"application/andrew-inset"'
+    expect(Fs.readFileSync("dist/chunks/mime.cjs", "latin1")).toContain(tableEntry)
+    expect(Fs.readFileSync("dist/app.cjs", "latin1")).not.toContain(tableEntry)
   })
 })
