@@ -4,7 +4,8 @@
  * context over the fiber's (two FiberRefs copies and a Context copy), opens and closes a Scope,
  * runs HttpApp.toHandled's uninterruptible region, catchAllCause and tracer-middleware check, and
  * waits for the write callback of even an empty body. Here the request's context is built once
- * (the runtime's context, the request, a Scope) and the fiber is forked with it directly, starting
+ * (the runtime's context, the request, a Scope, and what the app's wrapper prepares: the server
+ * span) and the fiber is forked with it directly, starting
  * uninterruptible (the app is expected to mark its own interruptible region, as
  * RequestLifecycle's does); a body in memory is written synchronously and the fiber ends.
  * What stays the platform's, unchanged: its request class (body parsing, multipart, cookies,
@@ -183,9 +184,16 @@ const answer = (
   })
 }
 
+/** What the app's wrapper adds to a request's context before its fiber starts, made once per
+ * handler from the runtime the handler runs requests with (RequestLifecycle.serverSpanFor: the
+ * server span). Adding it here puts it in the one context the handler builds anyway; the fiber
+ * would otherwise copy its context (and its FiberRefs) again to add it. */
+export type Prepare = (runtime: Runtime.Runtime<never>) => ((request: HttpServerRequest.HttpServerRequest, services: Map<string, unknown>) => void) | undefined
+
 /** Builds the handler for `app`, which answers every request (its failures already responses). */
 export const make = <R>(
-  app: HttpApp.Default<never, R>
+  app: HttpApp.Default<never, R>,
+  prepare?: Prepare
 ): Effect.Effect<(nodeRequest: Http.IncomingMessage, nodeResponse: Http.ServerResponse) => void, never, Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope>> =>
   Effect.gen(function*() {
     const Request = yield* platformRequestClass
@@ -193,6 +201,7 @@ export const make = <R>(
     const base = runtime.context.unsafeMap
     const runtimeFlags = RuntimeFlags.disable(runtime.runtimeFlags, RuntimeFlags.Interruption)
     const { fiberRefs } = runtime
+    const prepared = prepare?.(runtime as Runtime.Runtime<never>)
     const handled = Effect.withFiberRuntime<void, never, R | HttpServerRequest.HttpServerRequest>((fiber) => {
       const context = fiber.currentContext
       const request = Context.unsafeGet(context, HttpServerRequest.HttpServerRequest)
@@ -214,6 +223,7 @@ export const make = <R>(
       const services = new Map(base)
       services.set(HttpServerRequest.HttpServerRequest.key, request)
       services.set(Scope.Scope.key, new LazyScope())
+      if (prepared !== undefined) prepared(request, services)
       const context = Context.unsafeMake<R | HttpServerRequest.HttpServerRequest>(services)
       const fiber = Runtime.runFork(Runtime.make({ context, runtimeFlags, fiberRefs }))(handled) // owner: this request; the app's lifecycle adds it to the server's FiberSet
       nodeResponse.on("close", () => {
