@@ -184,16 +184,29 @@ const answer = (
   })
 }
 
-/** What the app's wrapper adds to a request's context before its fiber starts, made once per
- * handler from the runtime the handler runs requests with (RequestLifecycle.serverSpanFor: the
- * server span). Adding it here puts it in the one context the handler builds anyway; the fiber
- * would otherwise copy its context (and its FiberRefs) again to add it. */
+/** What is added to a request's context before its fiber starts, made once per handler from the
+ * runtime the handler runs requests with: the server span (RequestLifecycle.serverSpanFor), the
+ * route the request will match (ApiRouter). Adding it here puts it in the one context the handler
+ * builds anyway; the fiber would otherwise copy its context (and its FiberRefs) again for each. */
 export type Prepare = (runtime: Runtime.Runtime<never>) => ((request: HttpServerRequest.HttpServerRequest, services: Map<string, unknown>) => void) | undefined
 
-/** Builds the handler for `app`, which answers every request (its failures already responses). */
+/** What an app asks of the handler that serves it (ApiRouter's route), by app. */
+const preparers = new WeakMap<object, Prepare>()
+
+/** Marks `app` as wanting `prepare` run for each of its requests (by whoever serves it with `make`). */
+export const withPrepare = <A extends object>(app: A, prepare: Prepare): A => {
+  preparers.set(app, prepare)
+  return app
+}
+
+/** What `app` asked for with withPrepare, if anything. */
+export const preparerOf = (app: object): Prepare | undefined => preparers.get(app)
+
+/** Builds the handler for `app`, which answers every request (its failures already responses);
+ * `prepares` run in order as each request's context is built. */
 export const make = <R>(
   app: HttpApp.Default<never, R>,
-  prepare?: Prepare
+  prepares: ReadonlyArray<Prepare | undefined> = []
 ): Effect.Effect<(nodeRequest: Http.IncomingMessage, nodeResponse: Http.ServerResponse) => void, never, Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope>> =>
   Effect.gen(function*() {
     const Request = yield* platformRequestClass
@@ -201,7 +214,7 @@ export const make = <R>(
     const base = runtime.context.unsafeMap
     const runtimeFlags = RuntimeFlags.disable(runtime.runtimeFlags, RuntimeFlags.Interruption)
     const { fiberRefs } = runtime
-    const prepared = prepare?.(runtime as Runtime.Runtime<never>)
+    const prepared = prepares.flatMap((prepare) => prepare?.(runtime as Runtime.Runtime<never>) ?? [])
     const handled = Effect.withFiberRuntime<void, never, R | HttpServerRequest.HttpServerRequest>((fiber) => {
       const context = fiber.currentContext
       const request = Context.unsafeGet(context, HttpServerRequest.HttpServerRequest)
@@ -223,7 +236,7 @@ export const make = <R>(
       const services = new Map(base)
       services.set(HttpServerRequest.HttpServerRequest.key, request)
       services.set(Scope.Scope.key, new LazyScope())
-      if (prepared !== undefined) prepared(request, services)
+      for (let i = 0; i < prepared.length; i++) prepared[i]!(request, services)
       const context = Context.unsafeMake<R | HttpServerRequest.HttpServerRequest>(services)
       const fiber = Runtime.runFork(Runtime.make({ context, runtimeFlags, fiberRefs }))(handled) // owner: this request; the app's lifecycle adds it to the server's FiberSet
       nodeResponse.on("close", () => {
