@@ -14,12 +14,13 @@
 //   (see AccessLog); when it cannot, a request does no work for it.
 import { HttpServerError, HttpServerRequest, HttpServerResponse, HttpTraceContext, type HttpApp } from "@effect/platform"
 import { NodeHttpServerRequest } from "@effect/platform-node"
-import { Cause, Chunk, Clock, Context, Effect, Equal, type Fiber, FiberId, FiberRef, FiberSet, HashMap, HashSet, type LogLevel, Option, Tracer } from "effect"
+import { Cause, Chunk, Clock, Context, DefaultServices, Effect, Equal, type Fiber, FiberId, FiberRef, FiberRefs, FiberSet, HashMap, HashSet, type LogLevel, Option, type Runtime, Tracer } from "effect"
 import { AppConfig } from "../config/AppConfig.js"
 import type { FiberRegistry } from "../lifecycle/FiberRegistry.js"
 import type { Edge } from "../lifecycle/NodeEdge.js"
 import { Shutdown } from "../lifecycle/Shutdown.js"
 import * as AccessLog from "./AccessLog.js"
+import type * as RequestHandler from "./server/RequestHandler.js"
 import * as Upgrade from "./server/Upgrade.js"
 import { errorResponse } from "./ErrorResponse.js"
 import * as WireMetrics from "./WireMetrics.js"
@@ -135,26 +136,50 @@ const byRoute = (inFlight: ReadonlySet<Tracer.Span>): Record<string, number> => 
   return counts
 }
 
-/** Effect.makeSpan's work, done in the request fiber's first step instead of as three more
- * operations: the fiber's tracer, clock, span annotations and links; the parent the client sent,
- * else the fiber's own. Undefined when tracing is off (then Effect.makeSpan's no-op span). */
-const unsafeServerSpan = (
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  name: string,
-  external: Option.Option<Tracer.AnySpan>
-): Tracer.Span | undefined => {
-  if (!fiber.getFiberRef(FiberRef.currentTracerEnabled)) return undefined
-  const parent = Option.isSome(external) ? external : Option.filter(
-    Context.getOption(fiber.currentContext, Tracer.ParentSpan),
+/** Effect.makeSpan's work, decided once for a runtime (its tracer, clock, span annotations and
+ * links, the parent it gives its fibers) and done per request without an operation: the parent
+ * the client sent, else the inherited one. Undefined when tracing is off. */
+const serverSpans = (runtime: Runtime.Runtime<never>): ((name: string, external: Option.Option<Tracer.AnySpan>) => Tracer.Span) | undefined => {
+  const refs = <A>(ref: FiberRef.FiberRef<A>) => FiberRefs.getOrDefault(runtime.fiberRefs, ref)
+  if (!refs(FiberRef.currentTracerEnabled)) return undefined
+  const inherited = Option.filter(
+    Context.getOption(runtime.context, Tracer.ParentSpan),
     (span) => span._tag !== "Span" || !Context.get(span.context, Tracer.DisablePropagation)
   )
-  const startTime = fiber.getFiberRef(FiberRef.currentTracerTimingEnabled)
-    ? Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeNanos()
-    : BigInt(0)
-  const links = Chunk.toReadonlyArray(fiber.getFiberRef(FiberRef.currentTracerSpanLinks))
-  const span = fiber.currentTracer.span(name, parent, Context.empty(), links, startTime, "server", { kind: "server" })
-  HashMap.forEach(fiber.getFiberRef(FiberRef.currentTracerSpanAnnotations), (value, key) => span.attribute(key, value))
-  return span
+  const services = refs(DefaultServices.currentServices)
+  const tracer = Context.get(services, Tracer.Tracer)
+  const clock = refs(FiberRef.currentTracerTimingEnabled) ? Context.get(services, Clock.Clock) : undefined
+  const links = Chunk.toReadonlyArray(refs(FiberRef.currentTracerSpanLinks))
+  const annotations = refs(FiberRef.currentTracerSpanAnnotations)
+  return (name, external) => {
+    const startTime = clock === undefined ? BigInt(0) : clock.unsafeCurrentTimeNanos()
+    const span = tracer.span(name, Option.isSome(external) ? external : inherited, Context.empty(), links, startTime, "server", { kind: "server" })
+    HashMap.forEach(annotations, (value, key) => span.attribute(key, value))
+    return span
+  }
+}
+
+const spanName = (request: HttpServerRequest.HttpServerRequest) => `http.server ${request.method}`
+
+/** Where serverSpanFor leaves the span it made, beside ParentSpan: the lifecycle's first step
+ * takes it from there instead of making one (a key of its own, so a parent span the runtime
+ * carries is never mistaken for the request's). */
+const PREPARED = "app/http/RequestLifecycle/ServerSpan"
+
+/**
+ * RequestHandler's Prepare: the server span, made in the node handler and put in the request's
+ * context as its ParentSpan while the handler builds that context anyway (issue 21: adding it
+ * from the fiber copied the context and the fiber's FiberRefs once more per request). Made from
+ * the runtime the handler forks request fibers with, which is what the fiber would read.
+ */
+export const serverSpanFor: RequestHandler.Prepare = (runtime) => {
+  const make = serverSpans(runtime)
+  if (make === undefined) return undefined
+  return (request, services) => {
+    const span = make(spanName(request), HttpTraceContext.fromHeaders(request.headers))
+    services.set(Tracer.ParentSpan.key, span)
+    services.set(PREPARED, span)
+  }
 }
 
 /** What one server decides once, from its first request's fiber (the runtime the server was
@@ -207,10 +232,8 @@ export const withRequestLifecycle = <E, R>(
     )
     const path = pathOf(request.url)
     const untrack = options.registry.unsafeTrack(fiber, `${request.method} ${path}`, options.owner)
-    const name = `http.server ${request.method}`
-    const external = HttpTraceContext.fromHeaders(request.headers)
-    const made = unsafeServerSpan(fiber, name, external)
-    const withSpan = (span: Tracer.Span) => {
+    const prepared = fiber.currentContext.unsafeMap.get(PREPARED) as Tracer.Span | undefined
+    const withSpan = (span: Tracer.Span, inContext: boolean) => {
       span.attribute("http.request.method", request.method)
       span.attribute("url.path", path)
       inFlight.add(span)
@@ -228,10 +251,12 @@ export const withRequestLifecycle = <E, R>(
         return observe(request, span)(response)
       }
       // The span is the parent of everything the request fiber does from here, so it goes in
-      // the fiber's own context: Effect.withParentSpan would scope it (a context copy plus an
+      // the fiber's own context (serverSpanFor put it there before the fiber started; otherwise
+      // it is added now): Effect.withParentSpan would scope it (a context copy plus an
       // acquire/use/release) around a fiber that ends with the request anyway.
-      const answered = FiberRef.update(FiberRef.currentContext, (context) => Context.add(context, Tracer.ParentSpan, span)).pipe(
-        Effect.zipRight(app),
+      const answered = (inContext ? app : FiberRef.update(FiberRef.currentContext, (context) => Context.add(context, Tracer.ParentSpan, span)).pipe(
+        Effect.zipRight(app)
+      )).pipe(
         Effect.interruptible,
         // One continuation for both outcomes (catchAllCause then map would be two).
         Effect.matchCauseEffect({ onFailure: (cause) => Effect.map(respond(request)(cause), answer), onSuccess: (response) => Effect.succeed(answer(response)) })
@@ -246,8 +271,11 @@ export const withRequestLifecycle = <E, R>(
           durationMs: AccessLog.since(startedAt)
         }))
     }
-    return made !== undefined
-      ? withSpan(made)
-      : Effect.flatMap(Effect.makeSpan(name, { parent: Option.getOrUndefined(external), kind: "server", captureStackTrace: false }), withSpan)
+    if (prepared !== undefined) return withSpan(prepared, true)
+    // Tracing off (Effect.makeSpan's no-op span), or served without serverSpanFor.
+    return Effect.flatMap(
+      Effect.makeSpan(spanName(request), { parent: Option.getOrUndefined(HttpTraceContext.fromHeaders(request.headers)), kind: "server", captureStackTrace: false }),
+      (span) => withSpan(span, false)
+    )
   })
 }

@@ -16,6 +16,7 @@
 import {
   type HttpApi,
   HttpApiBuilder,
+  HttpBody,
   HttpApiError,
   type HttpApiEndpoint,
   type HttpApiGroup,
@@ -68,10 +69,13 @@ const schemaToResponse = (
   const encoding = HttpApiSchema.getEncoding(ast.to)
   switch (encoding.kind) {
     case "Json":
-      return Effect.mapError(
-        HttpServerResponse.json(data, { status, contentType: encoding.contentType }),
-        (error) => new ParseResult.Type(ast, error, "Could not encode to JSON")
-      )
+      // HttpServerResponse.json's work and failure, without its Effect: an encoding that stays
+      // synchronous is one step for the fiber, not a chain of them (issue 21).
+      try {
+        return ParseResult.succeed(HttpServerResponse.unsafeJson(data, { status, contentType: encoding.contentType }))
+      } catch (error) {
+        return ParseResult.fail(new ParseResult.Type(ast, HttpBody.HttpBodyError({ _tag: "JsonError", error }), "Could not encode to JSON"))
+      }
     case "Text":
       return ParseResult.succeed(HttpServerResponse.text(data, { status, contentType: encoding.contentType }))
     case "Uint8Array":

@@ -26,6 +26,7 @@ import {
 import { Chunk, Context, Effect, FiberRef } from "effect"
 import * as FindMyWay from "find-my-way-ts"
 import { unsafeNameRoute } from "../RequestLifecycle.js"
+import * as RequestHandler from "../server/RequestHandler.js"
 import * as ApiGroup from "./ApiGroup.js"
 
 type Route = HttpRouter.Route<unknown, unknown>
@@ -53,30 +54,71 @@ const compile = (route: Route): Compiled => {
 const sliceRequestUrl = (request: HttpServerRequest.HttpServerRequest, prefix: string) =>
   request.modify({ url: request.url.length <= prefix.length ? "/" : request.url.slice(prefix.length) })
 
-/** The router's routes as an HttpApp; a router with mounts (none here) is served by the platform. */
+/** Where a router's RequestHandler.Prepare leaves the route it found, for its app to run: one key
+ * per router, so no other router takes it for its own. */
+let routers = 0
+
+const find = (matcher: FindMyWay.Router<Compiled>, request: HttpServerRequest.HttpServerRequest) =>
+  matcher.find(request.method, request.url) ?? (request.method === "HEAD" ? matcher.find("GET", request.url) : undefined)
+
+/** What the route adds to the request's context: the group's services where it has none of the
+ * same key (as Context.merge(group, request) would), its search params and its route context. */
+const addRoute = (
+  services: Map<string, unknown>,
+  found: FindMyWay.FindResult<Compiled>,
+  groupServices: ReadonlyArray<readonly [string, unknown]>
+) => {
+  for (const [key, service] of groupServices) if (!services.has(key)) services.set(key, service)
+  services.set(HttpServerRequest.ParsedSearchParams.key, found.searchParams)
+  services.set(HttpRouter.RouteContext.key, new ApiGroup.ProvidedRouteContext(found.params, found.handler.route))
+}
+
+/** The router's routes as an HttpApp; a router with mounts (none here) is served by the platform.
+ * The app asks whoever serves it (RequestHandler.withPrepare) to find the route as the request's
+ * context is built and add what the route needs there; the app then only runs it. Served by a
+ * handler that does not, it finds the route itself and replaces the fiber's context once. */
 export const toHttpApp = <E, R>(router: HttpRouter.HttpRouter<E, R>): Effect.Effect<HttpApp.Default<unknown, unknown>> =>
   Effect.gen(function*() {
     if (Chunk.size(router.mounts) > 0) return (yield* HttpRouter.toHttpApp(router)) as HttpApp.Default<unknown, unknown>
     const config = yield* FiberRef.get(HttpRouter.currentRouterConfig)
     const matcher = FindMyWay.make<Compiled>(config)
+    const compiled: Array<Compiled> = []
     for (const route of Chunk.toReadonlyArray(router.routes) as ReadonlyArray<Route>) {
-      if (route.method === "*") matcher.all(route.path, compile(route))
-      else matcher.on(route.method, route.path, compile(route))
+      const one = compile(route)
+      compiled.push(one)
+      if (route.method === "*") matcher.all(route.path, one)
+      else matcher.on(route.method, route.path, one)
     }
-    return Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse, unknown, unknown>((fiber) => {
+    const FOUND = `app/http/ApiRouter/found/${routers++}`
+    const app = Effect.withFiberRuntime<HttpServerResponse.HttpServerResponse, unknown, unknown>((fiber) => {
+      const found = fiber.currentContext.unsafeMap.get(FOUND) as Compiled | undefined
+      if (found !== undefined) {
+        unsafeNameRoute(fiber.currentContext, found.route.path)
+        return found.run
+      }
       const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
-      let result = matcher.find(request.method, request.url)
-      if (result === undefined && request.method === "HEAD") result = matcher.find("GET", request.url)
+      const result = find(matcher, request)
       if (result === undefined) return Effect.fail(new HttpServerError.RouteNotFound({ request }))
       const { route, run, services } = result.handler
       const map = new Map(fiber.currentContext.unsafeMap)
-      for (const [key, service] of services) if (!map.has(key)) map.set(key, service)
+      addRoute(map, result, services)
       if (route.prefix._tag === "Some") map.set(HttpServerRequest.HttpServerRequest.key, sliceRequestUrl(request, route.prefix.value))
-      map.set(HttpServerRequest.ParsedSearchParams.key, result.searchParams)
-      map.set(HttpRouter.RouteContext.key, new ApiGroup.ProvidedRouteContext(result.params, route))
       unsafeNameRoute(fiber.currentContext, route.path)
       // Not Effect.locally: nothing runs in this fiber after the request that needs the old context.
       return Effect.zipRight(FiberRef.set(FiberRef.currentContext, Context.unsafeMake(map)), run)
+    })
+    return RequestHandler.withPrepare(app, (runtime) => {
+      // A group's services the server's runtime already has (most, often all) are never added:
+      // only the others are looked at per request.
+      const base = runtime.context.unsafeMap
+      const missing = new Map(compiled.map((one) => [one, one.services.filter(([key]) => !base.has(key))] as const))
+      return (request, services) => {
+        const result = find(matcher, request)
+        // A route under a prefix is found by the app itself (it serves the request its URL cut).
+        if (result === undefined || result.handler.route.prefix._tag === "Some") return
+        addRoute(services, result, missing.get(result.handler)!)
+        services.set(FOUND, result.handler)
+      }
     })
   })
 
@@ -90,5 +132,8 @@ export const httpApp = Effect.gen(function*() {
   const apiMiddleware = yield* Effect.flatMap(HttpApiBuilder.Middleware, (middleware) => middleware.retrieve)
   const withErrors = yield* Effect.provide(HttpApiBuilder.buildMiddleware(api), context)
   const served: Effect.Effect<HttpServerResponse.HttpServerResponse, unknown> = apiMiddleware(routes as HttpApp.Default) as any
-  return withErrors(served) as unknown as HttpApp.Default<never, HttpRouter.HttpRouter.DefaultServices>
+  const app = withErrors(served) as unknown as HttpApp.Default<never, HttpRouter.HttpRouter.DefaultServices>
+  // The router's request preparation goes with the app that is served.
+  const prepare = RequestHandler.preparerOf(routes)
+  return prepare === undefined ? app : RequestHandler.withPrepare(app, prepare)
 })

@@ -4,7 +4,8 @@
  * context over the fiber's (two FiberRefs copies and a Context copy), opens and closes a Scope,
  * runs HttpApp.toHandled's uninterruptible region, catchAllCause and tracer-middleware check, and
  * waits for the write callback of even an empty body. Here the request's context is built once
- * (the runtime's context, the request, a Scope) and the fiber is forked with it directly, starting
+ * (the runtime's context, the request, a Scope, and what the app's wrapper prepares: the server
+ * span) and the fiber is forked with it directly, starting
  * uninterruptible (the app is expected to mark its own interruptible region, as
  * RequestLifecycle's does); a body in memory is written synchronously and the fiber ends.
  * What stays the platform's, unchanged: its request class (body parsing, multipart, cookies,
@@ -183,9 +184,29 @@ const answer = (
   })
 }
 
-/** Builds the handler for `app`, which answers every request (its failures already responses). */
+/** What is added to a request's context before its fiber starts, made once per handler from the
+ * runtime the handler runs requests with: the server span (RequestLifecycle.serverSpanFor), the
+ * route the request will match (ApiRouter). Adding it here puts it in the one context the handler
+ * builds anyway; the fiber would otherwise copy its context (and its FiberRefs) again for each. */
+export type Prepare = (runtime: Runtime.Runtime<never>) => ((request: HttpServerRequest.HttpServerRequest, services: Map<string, unknown>) => void) | undefined
+
+/** What an app asks of the handler that serves it (ApiRouter's route), by app. */
+const preparers = new WeakMap<object, Prepare>()
+
+/** Marks `app` as wanting `prepare` run for each of its requests (by whoever serves it with `make`). */
+export const withPrepare = <A extends object>(app: A, prepare: Prepare): A => {
+  preparers.set(app, prepare)
+  return app
+}
+
+/** What `app` asked for with withPrepare, if anything. */
+export const preparerOf = (app: object): Prepare | undefined => preparers.get(app)
+
+/** Builds the handler for `app`, which answers every request (its failures already responses);
+ * `prepares` run in order as each request's context is built. */
 export const make = <R>(
-  app: HttpApp.Default<never, R>
+  app: HttpApp.Default<never, R>,
+  prepares: ReadonlyArray<Prepare | undefined> = []
 ): Effect.Effect<(nodeRequest: Http.IncomingMessage, nodeResponse: Http.ServerResponse) => void, never, Exclude<R, HttpServerRequest.HttpServerRequest | Scope.Scope>> =>
   Effect.gen(function*() {
     const Request = yield* platformRequestClass
@@ -193,6 +214,7 @@ export const make = <R>(
     const base = runtime.context.unsafeMap
     const runtimeFlags = RuntimeFlags.disable(runtime.runtimeFlags, RuntimeFlags.Interruption)
     const { fiberRefs } = runtime
+    const prepared = prepares.flatMap((prepare) => prepare?.(runtime as Runtime.Runtime<never>) ?? [])
     const handled = Effect.withFiberRuntime<void, never, R | HttpServerRequest.HttpServerRequest>((fiber) => {
       const context = fiber.currentContext
       const request = Context.unsafeGet(context, HttpServerRequest.HttpServerRequest)
@@ -214,6 +236,7 @@ export const make = <R>(
       const services = new Map(base)
       services.set(HttpServerRequest.HttpServerRequest.key, request)
       services.set(Scope.Scope.key, new LazyScope())
+      for (let i = 0; i < prepared.length; i++) prepared[i]!(request, services)
       const context = Context.unsafeMake<R | HttpServerRequest.HttpServerRequest>(services)
       const fiber = Runtime.runFork(Runtime.make({ context, runtimeFlags, fiberRefs }))(handled) // owner: this request; the app's lifecycle adds it to the server's FiberSet
       nodeResponse.on("close", () => {

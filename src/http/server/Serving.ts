@@ -16,7 +16,7 @@ import type { Duplex } from "node:stream"
 import type { FiberRegistry } from "../../lifecycle/FiberRegistry.js"
 import type { Edge } from "../../lifecycle/NodeEdge.js"
 import type { Shutdown } from "../../lifecycle/Shutdown.js"
-import { withRequestLifecycle } from "../RequestLifecycle.js"
+import { serverSpanFor, withRequestLifecycle } from "../RequestLifecycle.js"
 import type { Connection } from "./Connections.js"
 import type { Serving } from "./NodeEvents.js"
 import * as RequestHandler from "./RequestHandler.js"
@@ -63,8 +63,10 @@ export const make = (app: HttpApp.Default<unknown>, middleware: HttpMiddleware.H
     // Not platform-node's makeHandler: RequestHandler runs the app without the per-request
     // wrapping (issue 21), and without the platform's server span (one attribute per request
     // header, a URL parsed per request): withRequestLifecycle opens a lean one of its own.
-    const request = yield* RequestHandler.make(lifecycled)
-    const upgradeHandler = yield* RequestHandler.make(Effect.tap(lifecycled, () => settleUpgrade))
+    // Each request's context is built once, with the server span and the route the app asks for.
+    const prepares = [serverSpanFor, RequestHandler.preparerOf(app)]
+    const request = yield* RequestHandler.make(lifecycled, prepares)
+    const upgradeHandler = yield* RequestHandler.make(Effect.tap(lifecycled, () => settleUpgrade), prepares)
     const { edge } = input
     const upgrade = (nodeRequest: Http.IncomingMessage, socket: Duplex, head: Buffer, connection: Connection | undefined) => {
       Upgrade.offer(nodeRequest, socket, head)
