@@ -36,11 +36,12 @@ export class FiberRegistry extends Context.Tag("app/FiberRegistry")<FiberRegistr
 }>() {}
 
 export const make = Effect.sync(() => {
-  const entries = new Map<string, Entry>()
+  // Keyed by the fiber itself: its printed id (FiberId.threadName builds a HashSet of ids each
+  // call, a tenth of a request's CPU on GET /healthz) is made only when the list is read.
+  const entries = new Map<Fiber.RuntimeFiber<unknown, unknown>, Entry>()
   const unsafeTrack = (fiber: Fiber.RuntimeFiber<unknown, unknown>, name: string, owner: string) => {
-    const key = FiberId.threadName(fiber.id())
-    entries.set(key, { name, owner, startedAt: Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() })
-    return () => void entries.delete(key)
+    entries.set(fiber, { name, owner, startedAt: Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() })
+    return () => void entries.delete(fiber)
   }
   const track = (name: string, owner: string) => <A, E, R>(self: Effect.Effect<A, E, R>) =>
     Effect.withFiberRuntime<A, E, R>((fiber) =>
@@ -56,7 +57,7 @@ export const make = Effect.sync(() => {
     fork: (name, owner) => (self) => Effect.forkScoped(track(name, owner)(self)),
     snapshot: Effect.map(Clock.currentTimeMillis, (now) =>
       Array.from(entries, ([fiber, entry]) => ({
-        fiber,
+        fiber: FiberId.threadName(fiber.id()),
         name: entry.name,
         owner: entry.owner,
         startedAt: new Date(entry.startedAt).toISOString(),
