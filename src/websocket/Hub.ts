@@ -56,6 +56,11 @@ const pathOf = (target: string | undefined): string | undefined => {
   }
 }
 
+/** A session's id as one flat string. crypto.randomUUID() joins its 20 hex pieces with `+`: a tree
+ * of about 15 cons strings that every session would hold (in the hub's map, its beat and its log
+ * annotations) for its whole life; copied once, it is one 36-byte string (issue 21). */
+const sessionId = () => Buffer.from(crypto.randomUUID(), "latin1").toString("latin1")
+
 /** `edge` is where Node's callbacks are guarded; tests pass one that throws on purpose. */
 export const makeWith = (edge: NodeEdge.Edge) =>
   Effect.gen(function*() {
@@ -101,7 +106,7 @@ export const makeWith = (edge: NodeEdge.Edge) =>
 
     // A session that could not start is cut (no session exists yet to close it with 1011).
     const upgraded = edge.guard("ws upgraded", (ws: WebSocket) => {
-      const id = crypto.randomUUID()
+      const id = sessionId()
       const fiber = runSession(Session.run(id, ws, peers, config, registry, edge, heartbeat))
       // Listed from here to its exit observer, as request fibers are (not registry.track: its
       // uninterruptible and ensuring frames would sit on every idle session's stack, issue 21).

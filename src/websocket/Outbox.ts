@@ -20,8 +20,9 @@ import * as WsMetrics from "./WsMetrics.js"
 export interface Owner {
   readonly ended: () => boolean
   readonly end: (ending: Ending) => void
-  /** Resolved when the session ends: a sender waiting for room stops waiting. */
-  readonly quit: Deferred.Deferred<Ending>
+  /** Resolved when the session ends: a sender waiting for room stops waiting. Made on the first
+   * call (only a sender that must wait asks), so an idle session holds no Deferred. */
+  readonly quitSignal: () => Deferred.Deferred<Ending>
   /** Forks a worker the session interrupts when it ends. */
   readonly fork: (name: string, work: Effect.Effect<void>) => Fiber.RuntimeFiber<void>
 }
@@ -59,7 +60,7 @@ export class Outbox {
    * (room now) forks nothing; only a full Queue races the offer against `quit`. */
   send(text: string): Effect.Effect<void> {
     return Effect.suspend(() =>
-      this.offer(text) ? Effect.void : Effect.asVoid(Effect.race(Queue.offer(this.queue!, text), Deferred.await(this.owner.quit)))
+      this.offer(text) ? Effect.void : Effect.asVoid(Effect.race(Queue.offer(this.queue!, text), Deferred.await(this.owner.quitSignal())))
     )
   }
 
