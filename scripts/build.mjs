@@ -100,7 +100,7 @@ module.exports = { get javascript() { return javascript ??= ${read("swagger-ui.j
  * before the first request: a full GC ran between "listening" and the first response. Without
  * them it does not (perf_hooks "gc" entries; issue 21), with little to spare (~0.5 MB).
  */
-const lazyChunks = { pg: ["pg", "pg-cursor"], ioredis: ["ioredis"], undici: ["undici"], mime: ["mime"] }
+const lazyChunks = { pg: ["pg", "pg-cursor"], ioredis: ["ioredis"], undici: ["undici"], mime: ["mime"], ws: ["ws"] }
 /** The chunks app.cjs refers to: a service without a feature (README, "make it yours") builds fewer. */
 const usedChunks = new Set()
 

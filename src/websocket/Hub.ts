@@ -1,6 +1,7 @@
 /**
  * The registry of live WebSocket sessions and the door they come in through.
- * Owns: the `ws` WebSocketServer (noServer: the public HTTP server hands it upgrades), the map
+ * Owns: the `ws` WebSocketServer (noServer: the public HTTP server hands it upgrades; made on the
+ *   first one), the map
  *   of live sessions, the FiberSet their fibers run in, and the heartbeat they share (one loop
  *   and one timer for all sessions).
  *   With REDIS_URL, also the broadcast link to the other replicas (RedisBroadcast): a broadcast
@@ -93,9 +94,13 @@ export const makeWith = (edge: NodeEdge.Edge) =>
           return localBroadcast(text)
         })
     }
-    const wss = yield* Effect.acquireRelease(
-      Effect.sync(() => new WebSocketServer({ noServer: true, maxPayload: config.wsMaxMessageBytes })),
-      (wss) => Effect.async<void>((resume) => wss.close(() => resume(Effect.void)))
+    // Made on the first upgrade, not here: `ws` is a lazy chunk (scripts/build.mjs) that starting
+    // would otherwise evaluate, with its builtins, for a service that may never see an upgrade
+    // (issue 21). Released at the same place in the order as if made here; never made, nothing to close.
+    let wss: WebSocketServer | undefined
+    const server = () => wss ??= new WebSocketServer({ noServer: true, maxPayload: config.wsMaxMessageBytes })
+    yield* Effect.addFinalizer(() =>
+      wss === undefined ? Effect.void : Effect.async<void>((resume) => wss!.close(() => resume(Effect.void)))
     )
     // One loop pings every session; forked in this layer's scope.
     const heartbeat = yield* Heartbeat.make(config)
@@ -113,7 +118,7 @@ export const makeWith = (edge: NodeEdge.Edge) =>
       fiber.addObserver(registry.unsafeTrack(fiber, `ws.session/${id}`, "ws"))
     }, (_thrown, ws) => ws.terminate())
     const upgrade = edge.guard("ws upgrade", (request: Http.IncomingMessage, socket: Duplex, head: Buffer) => {
-      wss.handleUpgrade(request, socket, head, upgraded)
+      server().handleUpgrade(request, socket, head, upgraded)
     }, (_thrown, _request, socket) => socket.destroy())
 
     // Called from the server's `upgrade` listener: it must never throw. A target that is not a

@@ -21,13 +21,15 @@ describe("the built dist/", () => {
 
   // Each feature that is still there (README, "make it yours") brings its chunk: the job store's
   // Postgres driver, the WebSocket broadcast's ioredis, and undici with the upstream's HTTP client;
-  // the HTTP platform (src/http, always there) brings mime, for its file responses.
+  // the HTTP platform (src/http, always there) brings mime, for its file responses; the WebSocket
+  // hub brings ws, loaded on the first upgrade.
   it.each([
     ["jobs", "pg.cjs", "pg", "Pool"],
     ["jobs", "pg.cjs", "pg-cursor", "prototype"],
     ["websocket", "ioredis.cjs", "ioredis", "Redis"],
     ["upstream", "undici.cjs", "undici", "Agent"],
-    ["http", "mime.cjs", "mime", "getType"]
+    ["http", "mime.cjs", "mime", "getType"],
+    ["websocket", "ws.cjs", "ws", "WebSocketServer"]
   ])("with src/%s, has dist/chunks/%s exporting %s (its %s)", (feature, file, name, member) => {
     if (!Fs.existsSync(Path.join("src", feature))) return
     const chunk = createRequire(import.meta.url)(Path.resolve("dist/chunks", file)) as Record<string, Record<string, unknown> | undefined>
@@ -40,5 +42,13 @@ describe("the built dist/", () => {
     const tableEntry = '"application/andrew-inset"'
     expect(Fs.readFileSync("dist/chunks/mime.cjs", "latin1")).toContain(tableEntry)
     expect(Fs.readFileSync("dist/app.cjs", "latin1")).not.toContain(tableEntry)
+  })
+
+  // ws (its 13 modules, zlib, and a lookup of the absent `bufferutil`) was evaluated at every
+  // start for a service that may never see an upgrade: the hub makes its server on the first one.
+  it("does not evaluate ws at startup: it is in dist/chunks/ws.cjs, not in dist/app.cjs", () => {
+    const serverSource = "Missing or invalid Sec-WebSocket-Key header"
+    expect(Fs.readFileSync("dist/chunks/ws.cjs", "latin1")).toContain(serverSource)
+    expect(Fs.readFileSync("dist/app.cjs", "latin1")).not.toContain(serverSource)
   })
 })
