@@ -94,7 +94,8 @@ module.exports = { get javascript() { return javascript ??= ${read("swagger-ui.j
  * Packages loaded only when first used, each from its own bundle dist/chunks/<name>.cjs: the
  * Postgres driver (used only with DATABASE_URL), ioredis (only with REDIS_URL), undici (the
  * platform's fetch-style HTTP client; Upstream uses the node:http one) and mime (the platform's
- * file responses, which no route of ours sends). Bundled into app.cjs they were evaluated at
+ * file responses, which no route of ours sends) and ws (the WebSocket hub makes its server on the
+ * first upgrade: src/websocket/Hub.ts). Bundled into app.cjs they were evaluated at
  * startup (and pg and undici load Node's own undici too), for nothing. With mime's type tables
  * (a few thousand strings) built at startup, the heap reached V8's first old-generation limit
  * before the first request: a full GC ran between "listening" and the first response. Without
