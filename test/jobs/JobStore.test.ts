@@ -25,6 +25,18 @@ describe.each(storeKinds)("JobStore on $name", (kind) => {
       yield* second.stop
     }).pipe(Effect.provide(captureLogs().layer))), 20_000)
 
+  it.live("starting leaves no row behind (the claim-id probe deletes its own) and learns the id this replica claims under", () =>
+    leakCheck(Effect.gen(function*() {
+      const { sql, stop, store } = yield* startStore({ store: yield* freshStore(kind) })
+      const rows = yield* sql<{ readonly n: number | string }>`SELECT COUNT(*) AS n FROM ${sql(QUEUE_TABLE)}`
+      expect(Number(rows[0]?.n)).toBe(0)
+      const id = yield* store.submit({ ms: 1, payload: null })
+      // complete is fenced on the learnt id: true only if it is the one the queue claimed under.
+      expect(yield* store.take((_, meta) => store.complete(meta.id, meta.attempts + 1))).toBe(true)
+      expect(Option.getOrThrow(yield* store.get(id)).state).toBe("done")
+      yield* stop
+    }).pipe(Effect.provide(captureLogs().layer))), 20_000)
+
   it.live("the bound is counted in the store: a second store on the same database is refused once the first filled it", () =>
     leakCheck(Effect.gen(function*() {
       const where = yield* freshStore(kind)
