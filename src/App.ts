@@ -27,6 +27,7 @@ import { label, ShutdownReason } from "./lifecycle/ShutdownReason.js"
 import * as ProcessFaults from "./lifecycle/ProcessFaults.js"
 import * as Signals from "./lifecycle/Signals.js"
 import * as ProcessSampler from "./observability/ProcessSampler.js"
+import * as Tracing from "./observability/Tracing.js"
 // Optional features: each is one folder, one import here and the lines naming it below (see README, "Make it yours").
 import * as JobsFeature from "./jobs/JobsFeature.js"
 import * as UpstreamFeature from "./upstream/UpstreamFeature.js"
@@ -115,7 +116,9 @@ export const ServicesLive = PublicListenerLive.pipe(
   Layer.provideMerge(AdminListenerLive),
   Layer.provideMerge(DebugHangLive),
   Layer.provideMerge(ProcessSampler.layer),
-  Layer.provideMerge(Layer.mergeAll(Signals.layer, ProcessFaults.layer, ReadinessChecks.layer, GoingAway.layer))
+  Layer.provideMerge(Layer.mergeAll(Signals.layer, ProcessFaults.layer, ReadinessChecks.layer, GoingAway.layer)),
+  // First: every fiber built after it (the servers' request runtimes too) makes its spans with it.
+  Layer.provideMerge(Tracing.layer)
 )
 
 /** What the main race needs from the services; ServicesLive provides more (a layer that provides
