@@ -4,6 +4,14 @@ import { atLeast, atMost } from "../goals.mjs"
 
 export const warm = (port) => load({ url: `http://127.0.0.1:${port}/healthz`, connections: 10, amount: 2_000 })
 
+/** Asks GET /healthz until it answers 2xx (a server listening may not serve yet): the first 200. */
+export const untilFirstOk = async (port) => {
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.ok, () => false)
+    if (ok) return
+  }
+}
+
 /** Runs `measure(running)` against a freshly started server, then stops it. */
 const withServer = async (key, measure) => {
   const running = await start(servers[key])
@@ -78,10 +86,7 @@ export const http = (duration, starts) => ({
       const times = []
       for (let i = 0; i < starts; i++) {
         const running = await start(servers[key])
-        for (;;) {
-          const ok = await fetch(`http://127.0.0.1:${running.port}/healthz`).then((r) => r.ok, () => false)
-          if (ok) break
-        }
+        await untilFirstOk(running.port)
         times.push(performance.now() - running.startedAt)
         await running.stop()
       }

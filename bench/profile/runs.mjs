@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { cpuPerRequest, load, servers, sleep, start } from "../lib.mjs"
-import { warm } from "../figures/http.mjs"
+import { untilFirstOk, warm } from "../figures/http.mjs"
 import { openMany } from "../figures/websocket.mjs"
 import { bucketize, entriesOf, monotonicMicros, profiledMs, sourceMapOf, topFunctions, withinWindow } from "./cpuProfile.mjs"
 import { requestBuckets, startupBuckets } from "./buckets.mjs"
@@ -94,10 +94,7 @@ const profileOneStart = async (maps, notes) => {
   const at = { spawned: monotonicMicros() }
   const { profile } = await profiled(servers.service, (dir) => ["--cpu-prof", "--cpu-prof-interval=200", `--cpu-prof-dir=${dir}`], async ({ port }) => {
     at.listening = monotonicMicros()
-    for (;;) {
-      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.ok, () => false)
-      if (ok) break
-    }
+    await untilFirstOk(port)
     at.firstOk = monotonicMicros()
   })
   if (profile === undefined) throw new Error(`${servers.service.label} wrote no profile`)
