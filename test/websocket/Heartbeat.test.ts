@@ -3,49 +3,24 @@
 // it. The socket is an in-memory stand-in for ws's WebSocket (only what Session touches), so every
 // wait is the heartbeat's own, not the network's or the machine's (the process test of the same
 // contract, in websocket.process.test.ts, uses real time and so only loose bounds).
-import { EventEmitter } from "node:events"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber, Option, TestClock } from "effect"
-import type { WebSocket } from "ws"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as NodeEdge from "../../src/lifecycle/NodeEdge.js"
 import * as Session from "../../src/websocket/Session.js"
 import { captureLogs } from "../support/captureLogs.js"
+import { FakeWebSocket } from "../support/FakeWebSocket.js"
 import { leakCheck } from "../support/LeakCheck.js"
-
-/** What Session calls on a socket; `close` answers at once, as a peer that completes the handshake. */
-class FakeSocket extends EventEmitter {
-  readonly OPEN = 1
-  readonly CLOSED = 3
-  readyState = 1
-  bufferedAmount = 0
-  pings = 0
-  closedWith: number | undefined
-  ping() {
-    this.pings += 1
-  }
-  pause() {}
-  resume() {}
-  send() {}
-  close(code: number) {
-    this.closedWith = code
-    this.readyState = this.CLOSED
-    this.emit("close", code, Buffer.alloc(0))
-  }
-  terminate() {
-    this.readyState = this.CLOSED
-  }
-}
 
 const peers: Session.Peers = { register: () => undefined, unregister: () => undefined, broadcast: () => Effect.succeed(0) }
 const config = { wsPingIntervalMs: 1_000, wsPongTimeoutMs: 500, wsSendQueue: 4 }
 
 /** Starts a session on a fake socket; waits (without moving the clock) until its heartbeat sleeps. */
 const startSession = Effect.gen(function*() {
-  const socket = new FakeSocket()
+  const socket = new FakeWebSocket()
   const registry = yield* FiberRegistry.make
   const edge = yield* NodeEdge.make
-  const session = yield* Effect.fork(Session.run("s1", socket as unknown as WebSocket, peers, config, registry, edge))
+  const session = yield* Effect.fork(Session.run("s1", socket.ws, peers, config, registry, edge))
   yield* untilSleeping
   return { socket, session }
 })

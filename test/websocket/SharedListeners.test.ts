@@ -2,49 +2,26 @@
 // dozen closures in every idle session). Shared, each listener must still find its own session
 // through the socket it is called on: a frame is answered on its own socket only, one session's end
 // leaves the other untouched, and an ended session's socket no longer reaches any session.
-import { EventEmitter } from "node:events"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
-import type { WebSocket } from "ws"
 import * as FiberRegistry from "../../src/lifecycle/FiberRegistry.js"
 import * as NodeEdge from "../../src/lifecycle/NodeEdge.js"
 import * as Session from "../../src/websocket/Session.js"
 import { captureLogs } from "../support/captureLogs.js"
+import { FakeWebSocket } from "../support/FakeWebSocket.js"
 import { leakCheck } from "../support/LeakCheck.js"
-
-/** What Session touches on a socket; records what it sends, and answers a close at once. */
-class FakeSocket extends EventEmitter {
-  readonly OPEN = 1
-  readonly CLOSED = 3
-  readyState = 1
-  bufferedAmount = 0
-  readonly sent: Array<unknown> = []
-  ping() {}
-  pause() {}
-  resume() {}
-  send(text: string) {
-    this.sent.push(JSON.parse(text))
-  }
-  close(code: number) {
-    this.readyState = this.CLOSED
-    this.emit("close", code, Buffer.alloc(0))
-  }
-  terminate() {
-    this.readyState = this.CLOSED
-  }
-}
 
 const peers: Session.Peers = { register: () => undefined, unregister: () => undefined, broadcast: () => Effect.succeed(0) }
 const config = { wsPingIntervalMs: 60_000, wsPongTimeoutMs: 60_000, wsSendQueue: 4 }
 const events = ["message", "close", "error", "pong"] as const
 
 /** The peer's close frame arrived: ws reports the socket closed, then emits `close`. */
-const peerCloses = (socket: FakeSocket, code: number) => {
+const peerCloses = (socket: FakeWebSocket, code: number) => {
   socket.readyState = socket.CLOSED
   socket.emit("close", code, Buffer.alloc(0))
 }
 
-const echo = (socket: FakeSocket, data: string) =>
+const echo = (socket: FakeWebSocket, data: string) =>
   socket.emit("message", Buffer.from(JSON.stringify({ type: "echo", data })), false)
 
 describe("Session listeners, shared by the sessions of one edge", { timeout: 10_000 }, () => {
@@ -52,9 +29,9 @@ describe("Session listeners, shared by the sessions of one edge", { timeout: 10_
     leakCheck(Effect.gen(function*() {
       const registry = yield* FiberRegistry.make
       const edge = yield* NodeEdge.make
-      const [a, b] = [new FakeSocket(), new FakeSocket()]
-      const start = (socket: FakeSocket, id: string) =>
-        Effect.fork(Session.run(id, socket as unknown as WebSocket, peers, config, registry, edge))
+      const [a, b] = [new FakeWebSocket(), new FakeWebSocket()]
+      const start = (socket: FakeWebSocket, id: string) =>
+        Effect.fork(Session.run(id, socket.ws, peers, config, registry, edge))
       const sessionA = yield* start(a, "a")
       const sessionB = yield* start(b, "b")
       yield* Effect.yieldNow()
