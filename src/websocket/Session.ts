@@ -111,21 +111,10 @@ export const run = (
   heartbeat?: Heartbeat.Heartbeat
 ): Effect.Effect<Ending> =>
   heartbeat === undefined
-    ? Effect.scoped(Effect.flatMap(Heartbeat.make(config), (own) => session(id, ws, peers, config, registry, edge, own)))
-    : session(id, ws, peers, config, registry, edge, heartbeat)
-
-const session = (
-  id: string,
-  ws: WebSocket,
-  peers: Peers,
-  config: Config,
-  registry: Context.Tag.Service<typeof FiberRegistry>,
-  edge: Edge,
-  beats: Heartbeat.Heartbeat
-): Effect.Effect<Ending> =>
-  Effect.withFiberRuntime<Ending>((fiber, status) =>
-    new LiveSession(id, ws, peers, config.wsSendQueue, registry, edge, beats, fiber, status.runtimeFlags).run()
-  )
+    ? Effect.scoped(Effect.flatMap(Heartbeat.make(config), (own) => run(id, ws, peers, config, registry, edge, own)))
+    : Effect.withFiberRuntime<Ending>((fiber, status) =>
+      new LiveSession(id, ws, peers, config.wsSendQueue, registry, edge, heartbeat, fiber, status.runtimeFlags).run()
+    )
 
 /** The session whose socket this is, from attach to detach: how the shared listeners find it. */
 const sessionOf = new WeakMap<WebSocket, LiveSession>()
